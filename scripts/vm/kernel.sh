@@ -1,0 +1,204 @@
+# SPDX-License-Identifier: GPL-2.0
+# Finds the kernel to boot and the KVM modules that go with it (sourced by vmtest.sh).
+# shellcheck shell=bash disable=SC2034 # variables for vmtest.sh
+
+# Debian kernels known by a short name: the package holds the image and its
+# modules.
+declare -A DEBIAN_KERNELS=(
+	[6.12]=linux-image-6.12.111+deb12-amd64-unsigned
+	[6.1]=linux-image-6.1.0-56-amd64
+)
+
+# The vendor modules the VM may load; their dependencies come along.
+KVM_VENDOR_MODULES="kvm-amd kvm-intel"
+
+# Set by kernel_get:
+KERNEL_IMAGE=	# bzImage to boot
+KERNEL_DESC=	# what it is, for the metadata
+MODULE_TREE=	# where its modules are, empty when KVM is built in
+MODULE_DEP=	# MODULE_TREE/modules.dep, when there is one
+
+# The release string from a bzImage's setup header ("6.12.1 (user@host) #1
+# ..."); fails when the file is not a bzImage.
+bzimage_version() {
+	local file=$1 offset
+	[ -f "$file" ] && [ -r "$file" ] || return 1
+	[ "$(dd if="$file" bs=1 skip=514 count=4 2>/dev/null)" = HdrS ] || return 1
+	offset=$(od -An -tu2 -j526 -N2 "$file" | tr -d ' ')
+	[ -n "$offset" ] && [ "$offset" -gt 0 ] || return 1
+	dd if="$file" bs=1 skip=$((offset + 512)) count=256 2>/dev/null |
+		tr '\0' '\n' | head -n 1
+}
+
+# Downloads a Debian package into the cache with apt-get, refreshing the
+# package lists once when that fails.
+debian_download() {
+	local pkg=$1 get=(apt-get download)
+	# As root apt hands the download to user _apt, who cannot write in
+	# root's home; it would fall back to root after a warning.
+	[ "$(id -u)" -ne 0 ] || get=(apt-get -o APT::Sandbox::User=root download)
+	(cd "$CACHE_DIR" && "${get[@]}" "$pkg") && return 0
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "vmtest: cannot download $pkg; as root, run: apt-get update" >&2
+		return 1
+	fi
+	echo "vmtest: refreshing the package lists and retrying" >&2
+	apt-get update && (cd "$CACHE_DIR" && "${get[@]}" "$pkg")
+}
+
+# Unpacks a Debian kernel package into CACHE_DIR/PKG (once), with the
+# modules.dep that its installation would make, and sets
+# KERNEL_IMAGE and the module variables from it.
+debian_kernel_get() {
+	local pkg=$1 release debs tree tmp
+	release=${pkg#linux-image-}
+	release=${release%-unsigned}
+	tree=$CACHE_DIR/$pkg
+
+	mkdir -p "$CACHE_DIR"
+	if [ ! -f "$tree/.vmtest-version" ]; then
+		debs=("$CACHE_DIR/${pkg}_"*.deb)
+		if [ ! -f "${debs[-1]}" ]; then
+			echo "vmtest: downloading $pkg into $CACHE_DIR"
+			debian_download "$pkg" || return 1
+			debs=("$CACHE_DIR/${pkg}_"*.deb)
+		fi
+		echo "vmtest: unpacking ${debs[-1]##*/}"
+		# Unpack aside, then rename, so that an interrupted run or a
+		# concurrent one never sees half a tree.
+		tmp=$(mktemp -d "$CACHE_DIR/.unpack.XXXXXX")
+		if ! dpkg -x "${debs[-1]}" "$tmp"; then
+			rm -rf "$tmp"
+			return 1
+		fi
+		# Debian makes modules.dep at install time; the package has none.
+		if ! depmod -b "$tmp" "$release"; then
+			rm -rf "$tmp"
+			return 1
+		fi
+		dpkg-deb -f "${debs[-1]}" Version >"$tmp/.vmtest-version"
+		rm -rf "$tree"
+		mv "$tmp" "$tree" || { rm -rf "$tmp"; [ -f "$tree/.vmtest-version" ]; } || return 1
+	fi
+
+	KERNEL_IMAGE=$tree/boot/vmlinuz-$release
+	KERNEL_DESC="$pkg $(cat "$tree/.vmtest-version")"
+	MODULE_TREE=$tree/lib/modules/$release
+	MODULE_DEP=$MODULE_TREE/modules.dep
+	if [ ! -f "$KERNEL_IMAGE" ] || [ ! -f "$MODULE_DEP" ]; then
+		echo "vmtest: $pkg has no $KERNEL_IMAGE or $MODULE_DEP" >&2
+		return 1
+	fi
+}
+
+# A developer's bzImage. Its modules, if KVM is not built in, are looked
+# for next to it: in lib/modules/RELEASE (make modules_install
+# INSTALL_MOD_PATH=<its directory>) or, for .../arch/x86/boot/bzImage, in the
+# kernel build tree.
+custom_kernel_get() {
+	local image=$1 version dir
+	if ! version=$(bzimage_version "$image"); then
+		echo "vmtest: $image is not a readable bzImage" >&2
+		return 1
+	fi
+	KERNEL_IMAGE=$(realpath "$image")
+	KERNEL_DESC="$KERNEL_IMAGE ($version)"
+	dir=${KERNEL_IMAGE%/*}
+	if [ -f "$dir/lib/modules/${version%% *}/modules.dep" ]; then
+		MODULE_TREE=$dir/lib/modules/${version%% *}
+		MODULE_DEP=$MODULE_TREE/modules.dep
+	elif [ "${dir%/arch/x86/boot}" != "$dir" ] && [ -f "${dir%/arch/x86/boot}/Makefile" ]; then
+		MODULE_TREE=${dir%/arch/x86/boot}
+	fi
+}
+
+# kernel_get SPEC: SPEC is a short name from DEBIAN_KERNELS or a bzImage path.
+kernel_get() {
+	local spec=$1
+	if [ -n "${DEBIAN_KERNELS[$spec]-}" ]; then
+		debian_kernel_get "${DEBIAN_KERNELS[$spec]}"
+	else
+		custom_kernel_get "$spec"
+	fi
+}
+
+# module_name FILE: "kvm-amd" for .../kvm-amd.ko.xz.
+module_name() {
+	local name=${1##*/}
+	echo "${name%%.ko*}"
+}
+
+# module_find NAME: the file to load for a module, a replacement from
+# --modules first. Module names may be spelt with - or _.
+module_find() {
+	local name=$1 dir
+	for dir in "$MODULES_DIR" "$MODULE_TREE"; do
+		[ -n "$dir" ] || continue
+		find "$dir" \( -name "${name//_/-}.ko*" -o -name "${name//-/_}.ko*" \) \
+			-print -quit | grep . && return 0
+	done
+	return 1
+}
+
+# Load order for NAME and its dependencies from modules.dep, which lists a
+# module's dependencies so that they load last to first.
+module_order_depfile() {
+	local name=$1 line deps=() i
+	line=$(grep -m1 -E "(^|/)${name}\.ko(\.[a-z]+)?:" "$MODULE_DEP") || return 1
+	read -r -a deps <<<"${line#*:}"
+	for ((i = ${#deps[@]} - 1; i >= 0; i--)); do
+		module_name "${deps[i]}"
+	done
+	echo "$name"
+}
+
+# Load order for NAME from the modules' own "depends" fields, for a tree
+# without modules.dep.
+module_order_modinfo() {
+	local name=$1 file dep
+	file=$(module_find "$name") || return 1
+	for dep in $(modinfo -F depends "$file" | tr ',' ' '); do
+		module_order_modinfo "$dep" || return 1
+	done
+	echo "$name"
+}
+
+# module_order NAME: module names in load order, ending with NAME, each once.
+module_order() {
+	if [ -n "$MODULE_DEP" ]; then
+		module_order_depfile "$1"
+	else
+		module_order_modinfo "$1"
+	fi | awk '!seen[$0]++'
+}
+
+# Puts uncompressed modules into DIR with a load-amd / load-intel list for
+# each vendor module found. Prints the names of the modules replaced from
+# --modules. Fails when KVM should be modular but is not found.
+modules_install() {
+	local dest=$1 vendor name file names
+	mkdir -p "$dest"
+	for vendor in $KVM_VENDOR_MODULES; do
+		if [ -z "$MODULE_TREE" ] && [ -z "$MODULES_DIR" ]; then
+			continue
+		fi
+		names=$(module_order "$vendor") || continue
+		for name in $names; do
+			file=$(module_find "$name") || {
+				echo "vmtest: module $name (needed by $vendor) not found" >&2
+				return 1
+			}
+			case $file in
+			*.ko.xz) xz -dc "$file" ;;
+			*.ko.zst) zstd -qdc "$file" ;;
+			*.ko.gz) gzip -dc "$file" ;;
+			*) cat "$file" ;;
+			esac >"$dest/$name.ko" || return 1
+			echo "$name.ko" >>"$dest/load-${vendor#kvm-}"
+		done
+	done
+	if [ -n "$MODULE_DEP" ] && [ ! -f "$dest/load-amd" ] && [ ! -f "$dest/load-intel" ]; then
+		echo "vmtest: no kvm-amd or kvm-intel module in $MODULE_TREE" >&2
+		return 1
+	fi
+}

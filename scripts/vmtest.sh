@@ -1,0 +1,409 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# Runs the KVM selftests inside a VM (QEMU or Bochs) that boots a Debian or developer kernel.
+
+set -euo pipefail
+
+SCRIPTS_DIR=$(cd "$(dirname "$0")" && pwd)
+VM_DIR=$SCRIPTS_DIR/vm
+PROG=${0##*/}
+
+# Exit codes, documented in usage().
+EXIT_OK=0
+EXIT_FAIL=1
+EXIT_USAGE=2
+EXIT_BOOT=3
+EXIT_TIMEOUT=4
+EXIT_CRASH=5
+
+DEFAULT_TIMEOUT=45	# kselftest's, when "settings" has none
+TEST_SLACK=30		# wall seconds per test on top of its timeout
+FINISH_SLACK=120	# wall seconds for module load, unload and poweroff
+BOCHS_WALL_FACTOR=2	# Bochs' guest clock may run slower than the wall clock
+END_GRACE=10		# wall seconds for the emulator to exit after the end
+KNOWN_ISSUES=$SCRIPTS_DIR/known-issues
+BUSYBOX=/bin/busybox
+
+usage() {
+	cat <<EOF
+usage: $PROG --bindir DIR [--kernel 6.12|6.1|BZIMAGE] [--emulator qemu|bochs]
+       [--accel auto|kvm|tcg] [--out DIR] [--modules DIR] [--tests "NAME..."]
+       [--cache DIR]
+
+Boots a kernel in a VM, loads KVM with nested=1 and runs the test binaries
+of DIR (listed in DIR/tests.list, timeout from DIR/settings) as kselftest
+would, printing KTAP.
+
+  --bindir DIR     statically linked tests, tests.list and settings
+  --kernel K       6.12 (default) or 6.1: Debian's stock kernel, downloaded
+                   into the cache; or a bzImage (KVM built in, or modules in
+                   lib/modules/RELEASE next to it, its build tree, or --modules)
+  --emulator E     qemu (default): KVM with -cpu host when the host has
+                   nested KVM, else TCG with -cpu max (AMD SVM);
+                   bochs: Intel VMX, slow (boot ~2 minutes)
+  --accel A        QEMU only: auto (default), kvm or tcg
+  --out DIR        results (default ./vmtest-out/KERNEL-EMULATOR):
+                   console.log, results.ktap, metadata
+  --modules DIR    kvm.ko, kvm-amd.ko, kvm-intel.ko (plain .ko) that replace
+                   the kernel's own; other modules still come from the kernel
+  --tests "A B"    run only these tests (in tests.list order)
+  --cache DIR      downloaded kernels (default \$HOME/.cache/kvm-nested-selftests)
+
+Failures listed in scripts/known-issues for the running kernel are reported
+as known issues and do not fail the run.
+
+Exit status (the first that applies):
+  0  all tests passed or skipped (or failed as known issues)
+  2  usage error
+  3  boot failure: no kernel, the VM never reached /init, or KVM failed to load
+  5  kernel WARNING, BUG, Oops, panic, general protection fault or leaked
+     KVM objects on the console (or KVM could not be unloaded)
+  4  runner timeout: the VM exceeded its wall-clock budget and was killed
+  1  test failure(s)
+EOF
+}
+
+usage_error() {
+	echo "$PROG: $*" >&2
+	usage >&2
+	exit $EXIT_USAGE
+}
+
+die() {
+	local code=$1
+	shift
+	echo "vmtest: $*" >&2
+	exit "$code"
+}
+
+BINDIR=
+KERNEL_SPEC=6.12
+EMULATOR=qemu
+ACCEL_REQUEST=auto
+OUT_DIR=
+MODULES_DIR=
+TEST_FILTER=
+CACHE_DIR=${HOME:-/root}/.cache/kvm-nested-selftests
+
+parse_args() {
+	while [ $# -gt 0 ]; do
+		case $1 in
+		-h | --help) usage; exit $EXIT_OK ;;
+		--bindir | --kernel | --emulator | --accel | --out | --modules | --tests | --cache)
+			[ $# -ge 2 ] || usage_error "$1 needs a value"
+			case $1 in
+			--bindir) BINDIR=$2 ;;
+			--kernel) KERNEL_SPEC=$2 ;;
+			--emulator) EMULATOR=$2 ;;
+			--accel) ACCEL_REQUEST=$2 ;;
+			--out) OUT_DIR=$2 ;;
+			--modules) MODULES_DIR=$2 ;;
+			--tests) TEST_FILTER=$2 ;;
+			--cache) CACHE_DIR=$2 ;;
+			esac
+			shift 2
+			;;
+		*) usage_error "unknown argument: $1" ;;
+		esac
+	done
+
+	[ -n "$BINDIR" ] || usage_error "--bindir is required"
+	[ -d "$BINDIR" ] || usage_error "--bindir $BINDIR is not a directory"
+	[ -f "$BINDIR/tests.list" ] || usage_error "no $BINDIR/tests.list"
+	BINDIR=$(cd "$BINDIR" && pwd)
+	case $EMULATOR in
+	qemu | bochs) ;;
+	*) usage_error "--emulator must be qemu or bochs" ;;
+	esac
+	case $ACCEL_REQUEST in
+	auto | kvm | tcg) ;;
+	*) usage_error "--accel must be auto, kvm or tcg" ;;
+	esac
+	if [ -n "$MODULES_DIR" ]; then
+		[ -d "$MODULES_DIR" ] || usage_error "--modules $MODULES_DIR is not a directory"
+		MODULES_DIR=$(cd "$MODULES_DIR" && pwd)
+	fi
+	[ -n "$OUT_DIR" ] || OUT_DIR=./vmtest-out/${KERNEL_SPEC##*/}-$EMULATOR
+}
+
+# Fills TESTS with tests.list, or the --tests subset of it, in its order.
+select_tests() {
+	local name wanted
+	local -A listed=()
+	TESTS=()
+	while read -r name; do
+		[ -n "$name" ] || continue
+		listed[$name]=1
+		if [ -z "$TEST_FILTER" ] || [[ " $TEST_FILTER " == *" $name "* ]]; then
+			TESTS+=("$name")
+		fi
+	done <"$BINDIR/tests.list"
+	for wanted in $TEST_FILTER; do
+		[ -n "${listed[$wanted]-}" ] || usage_error "--tests: $wanted is not in $BINDIR/tests.list"
+	done
+	[ ${#TESTS[@]} -gt 0 ] || usage_error "no tests to run"
+
+	TEST_TIMEOUT=$(sed -n 's/^timeout=\([0-9][0-9]*\)$/\1/p' "$BINDIR/settings" 2>/dev/null)
+	TEST_TIMEOUT=${TEST_TIMEOUT:-$DEFAULT_TIMEOUT}
+}
+
+build_initramfs() {
+	local root=$WORK/initramfs name applet
+	mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,etc/vmtest,proc,sys,dev,tmp,kvm}
+	cp "$BUSYBOX" "$root/bin/busybox"
+	for applet in $("$BUSYBOX" --list-full); do
+		[ -e "$root/$applet" ] || ln -s /bin/busybox "$root/$applet"
+	done
+	cp "$VM_DIR/init.sh" "$root/init"
+	chmod 755 "$root/init"
+	echo "TIMEOUT_SCALE=$TIMEOUT_SCALE" >"$root/etc/vmtest/config"
+	printf '%s\n' "${TESTS[@]}" >"$root/etc/vmtest/tests"
+
+	for name in "${TESTS[@]}"; do
+		if [ ! -f "$BINDIR/$name" ]; then
+			echo "vmtest: warning: $BINDIR/$name is missing" >&2
+		elif readelf -l "$BINDIR/$name" 2>/dev/null | grep -q 'program interpreter'; then
+			echo "vmtest: warning: $name is dynamically linked; the VM has no libraries" >&2
+		fi
+		[ ! -f "$BINDIR/$name" ] || cp "$BINDIR/$name" "$root/kvm/"
+	done
+	cp "$BINDIR/tests.list" "$root/kvm/"
+	[ ! -f "$BINDIR/settings" ] || cp "$BINDIR/settings" "$root/kvm/"
+
+	REPLACED_MODULES=()
+	modules_install "$root/lib/modules/vmtest" || return 1
+	for name in "$root"/lib/modules/vmtest/*.ko; do
+		[ -e "$name" ] || continue
+		name=${name##*/}
+		if [ -n "$MODULES_DIR" ] && [[ $(module_find "${name%.ko}") == "$MODULES_DIR"/* ]]; then
+			REPLACED_MODULES+=("$name sha256=$(sha256sum <"$root/lib/modules/vmtest/$name" | cut -c1-16)")
+		fi
+	done
+
+	(cd "$root" && find . | cpio -o -H newc -R 0:0 --quiet) | gzip -1 >"$WORK/initrd.gz"
+}
+
+# Markers that init.sh prints on the status channel (and the console).
+status_has() {
+	grep -a -q "^vmtest: $1" "$STATUS_LOG" "$CONSOLE_LOG" 2>/dev/null
+}
+
+emulator_stop() {
+	local i
+	kill "$EMU_PID" 2>/dev/null || return 0
+	for i in 1 2 3 4 5; do
+		sleep 1
+		kill -0 "$EMU_PID" 2>/dev/null || return 0
+	done
+	kill -KILL "$EMU_PID" 2>/dev/null || true
+}
+
+# Watches the running VM until it stops, or stops it: after the end marker
+# (Bochs may not power off), after a panic (Bochs reboots), or when a
+# budget runs out. Sets VM_STATE, BOOT_SECONDS, KVM_SECONDS, RUN_SECONDS.
+vm_watch() {
+	local start=$SECONDS elapsed ended=
+	VM_STATE=running BOOT_SECONDS="" KVM_SECONDS=""
+	while kill -0 "$EMU_PID" 2>/dev/null; do
+		sleep 1
+		elapsed=$((SECONDS - start))
+		if [ -z "$BOOT_SECONDS" ] && status_has init; then
+			BOOT_SECONDS=$elapsed
+		fi
+		if [ -z "$KVM_SECONDS" ] && status_has 'kvm loaded'; then
+			KVM_SECONDS=$elapsed
+		fi
+		if [ -z "$ended" ] && { status_has end || grep -a -q 'Kernel panic - not syncing' "$CONSOLE_LOG"; }; then
+			ended=$elapsed
+		fi
+		if [ -n "$ended" ] && [ $((elapsed - ended)) -ge "$END_GRACE" ]; then
+			emulator_stop
+		elif [ -z "$BOOT_SECONDS" ] && [ "$elapsed" -ge "$BOOT_BUDGET" ]; then
+			echo "vmtest: no /init after $BOOT_BUDGET s, stopping the VM" >&2
+			VM_STATE=boot-timeout
+			emulator_stop
+		elif [ "$elapsed" -ge "$TIME_LIMIT" ]; then
+			echo "vmtest: RUNNER TIMEOUT: the VM ran past its $TIME_LIMIT s budget, stopping it" >&2
+			VM_STATE=timeout
+			emulator_stop
+		fi
+	done
+	wait "$EMU_PID" || true
+	RUN_SECONDS=$((SECONDS - start))
+	[ -z "$BOOT_SECONDS" ] && status_has init && BOOT_SECONDS=$RUN_SECONDS
+	[ -z "$KVM_SECONDS" ] && status_has 'kvm loaded' && KVM_SECONDS=$RUN_SECONDS
+	if [ "$VM_STATE" = running ]; then
+		if status_has end; then
+			VM_STATE=finished
+		else
+			VM_STATE=stopped-early
+		fi
+	fi
+	EMU_PID=
+}
+
+# Writes results.ktap from the status channel (the console if the VM had no
+# second serial port). Tests that never reported get a "not ok" so that the
+# plan holds.
+extract_ktap() {
+	local src=$STATUS_LOG ktap=$OUT_DIR/results.ktap num name why
+	grep -a -q '^vmtest: ktap begin' "$src" 2>/dev/null || src=$CONSOLE_LOG
+	tr -d '\r' <"$src" | sed -n '/^vmtest: ktap begin/,/^vmtest: ktap end/p' |
+		grep -a -v '^vmtest: ' >"$ktap" || true
+	if ! grep -q '^TAP version' "$ktap"; then
+		printf 'TAP version 13\n1..%d\n' ${#TESTS[@]} >"$ktap"
+	fi
+	case $VM_STATE in
+	boot-timeout) why="the VM did not boot" ;;
+	timeout) why="runner timeout" ;;
+	*) why="the VM stopped" ;;
+	esac
+	for num in "${!TESTS[@]}"; do
+		name=${TESTS[num]}
+		num=$((num + 1))
+		grep -q -E "^(not )?ok $num selftests: kvm: " "$ktap" ||
+			echo "not ok $num selftests: kvm: $name # not run: $why" >>"$ktap"
+	done
+}
+
+write_metadata() {
+	local file=$OUT_DIR/metadata list
+	{
+		echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+		echo "kernel: $KERNEL_DESC"
+		echo "emulator: $EMULATOR_VERSION"
+		echo "accelerator: $ACCEL ($ACCEL_REASON)"
+		echo "cpu: $CPU_MODEL"
+		echo "cpus: $CPUS"
+		echo "memory: $MEMORY"
+		echo "cmdline: $CMDLINE"
+		echo "test_timeout: ${TEST_TIMEOUT}s x $TIMEOUT_SCALE"
+		echo "runner_budget: ${TIME_LIMIT}s"
+		echo "tests: ${TESTS[*]}"
+		for list in "$WORK"/initramfs/lib/modules/vmtest/load-*; do
+			[ ! -f "$list" ] || echo "modules_${list##*-}: $(paste -s -d " " "$list")"
+		done
+		if [ ${#REPLACED_MODULES[@]} -gt 0 ]; then
+			echo "replacement_modules: $MODULES_DIR: ${REPLACED_MODULES[*]}"
+		else
+			echo "replacement_modules: none"
+		fi
+	} >"$file"
+}
+
+append_run_metadata() {
+	local file=$OUT_DIR/metadata
+	{
+		echo "kernel_release: ${KERNEL_RELEASE:-unknown}"
+		grep -a '^vmtest: \(vendor:\|param\|hugepages\) ' "$STATUS_LOG" 2>/dev/null | tr -d '\r' |
+			sed 's/^vmtest: vendor:/cpu_vendor:/; s/^vmtest: param /kvm_param: /; s/^vmtest: hugepages /hugepages: /' || true
+		echo "vm_state: $VM_STATE"
+		echo "boot_seconds: ${BOOT_SECONDS:-never}"
+		echo "kvm_loaded_seconds: ${KVM_SECONDS:-never}"
+		echo "total_seconds: $RUN_SECONDS"
+	} >>"$file"
+}
+
+# Runs from the EXIT trap.
+# shellcheck disable=SC2317
+cleanup() {
+	[ -z "${EMU_PID-}" ] || kill -KILL "$EMU_PID" 2>/dev/null || true
+	[ -z "${FOLLOW_PID-}" ] || kill "$FOLLOW_PID" 2>/dev/null || true
+	[ -z "${WORK-}" ] || rm -rf "$WORK"
+}
+
+main() {
+	local packages test_wall
+
+	parse_args "$@"
+	select_tests
+	"$VM_DIR/report.sh" --check --known-issues "$KNOWN_ISSUES" || exit $EXIT_USAGE
+
+	# shellcheck source=scripts/vm/kernel.sh
+	. "$VM_DIR/kernel.sh"
+	# shellcheck source=scripts/vm/qemu.sh
+	. "$VM_DIR/qemu.sh"
+	# shellcheck source=scripts/vm/bochs.sh
+	. "$VM_DIR/bochs.sh"
+
+	if [ "$EMULATOR" = qemu ]; then
+		packages=$QEMU_PACKAGES
+	else
+		packages=$BOCHS_PACKAGES
+	fi
+	# shellcheck disable=SC2086
+	"$SCRIPTS_DIR/deps.sh" $packages || die $EXIT_USAGE "missing host packages"
+
+	WORK=$(mktemp -d "${TMPDIR:-/tmp}/vmtest.XXXXXX")
+	trap cleanup EXIT
+	trap 'exit 130' INT TERM
+
+	kernel_get "$KERNEL_SPEC" || die $EXIT_BOOT "no kernel to boot ($KERNEL_SPEC)"
+	echo "vmtest: kernel: $KERNEL_DESC"
+
+	EXTRA_CMDLINE=
+	"${EMULATOR}_setup"
+
+	mkdir -p "$OUT_DIR"
+	OUT_DIR=$(cd "$OUT_DIR" && pwd)
+	CONSOLE_LOG=$OUT_DIR/console.log
+	STATUS_LOG=$WORK/status.log
+	EMULATOR_LOG=$OUT_DIR/emulator.log
+	rm -f "$CONSOLE_LOG" "$OUT_DIR/results.ktap" "$OUT_DIR/metadata" \
+		"$EMULATOR_LOG" "$OUT_DIR/bochs.log"
+	: >"$CONSOLE_LOG"
+	: >"$STATUS_LOG"
+
+	build_initramfs || die $EXIT_BOOT "cannot build the initramfs"
+
+	CMDLINE="console=ttyS0,115200 panic=-1 $HUGEPAGES kvm_amd.nested=1 kvm_intel.nested=1${EXTRA_CMDLINE:+ $EXTRA_CMDLINE}"
+	test_wall=$((TEST_TIMEOUT * TIMEOUT_SCALE + TEST_SLACK))
+	[ "$EMULATOR" != bochs ] || test_wall=$((test_wall * BOCHS_WALL_FACTOR))
+	TIME_LIMIT=$((BOOT_BUDGET + ${#TESTS[@]} * test_wall + FINISH_SLACK))
+	write_metadata
+
+	echo "vmtest: ${#TESTS[@]} test(s), timeout ${TEST_TIMEOUT}s x $TIMEOUT_SCALE each, budget ${TIME_LIMIT}s"
+	echo "vmtest: console: $CONSOLE_LOG"
+	"${EMULATOR}_start" "$WORK/initrd.gz" "$CMDLINE" || die $EXIT_BOOT "cannot start $EMULATOR"
+	# Show the status channel (KTAP) as it comes.
+	tail -n +1 -f --pid="$EMU_PID" "$STATUS_LOG" 2>/dev/null | tr -d '\r' &
+	FOLLOW_PID=$!
+	vm_watch
+	wait "$FOLLOW_PID" 2>/dev/null || true
+	FOLLOW_PID=
+
+	KERNEL_RELEASE=$(grep -a -m1 '^vmtest: kernel ' "$STATUS_LOG" "$CONSOLE_LOG" 2>/dev/null |
+		head -n 1 | tr -d '\r' | sed 's/^.*vmtest: kernel //') || true
+	extract_ktap
+	append_run_metadata
+	echo "vmtest: $VM_STATE after ${RUN_SECONDS}s (boot ${BOOT_SECONDS:-never}s, KVM loaded ${KVM_SECONDS:-never}s)"
+
+	local boot_failed=0 leaked=0 report_rc=0
+	if [ -z "$BOOT_SECONDS" ] || status_has 'kvm failed'; then
+		boot_failed=1
+		echo "vmtest: BOOT FAILURE: see $CONSOLE_LOG and $EMULATOR_LOG; the last lines:"
+		tail -n 15 "$CONSOLE_LOG" | tr -d '\r' | sed 's/^/  | /'
+		tail -n 5 "$EMULATOR_LOG" | sed 's/^/  | /'
+		grep -a -h '^vmtest: FATAL' "$STATUS_LOG" 2>/dev/null | tr -d '\r' || true
+	fi
+	if status_has LEAK; then
+		leaked=1
+		echo "vmtest: KVM could not be unloaded after the tests"
+	fi
+
+	"$VM_DIR/report.sh" --known-issues "$KNOWN_ISSUES" \
+		--release "$KERNEL_RELEASE" "$OUT_DIR" || report_rc=$?
+
+	if [ "$boot_failed" -eq 1 ]; then
+		exit $EXIT_BOOT
+	elif [ "$report_rc" -eq $EXIT_CRASH ] || [ "$leaked" -eq 1 ]; then
+		exit $EXIT_CRASH
+	elif [ "$VM_STATE" = timeout ]; then
+		exit $EXIT_TIMEOUT
+	elif [ "$report_rc" -ne 0 ]; then
+		exit $EXIT_FAIL
+	fi
+	exit $EXIT_OK
+}
+
+main "$@"
