@@ -1,0 +1,312 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# Builds kvm.ko, kvm-amd.ko and kvm-intel.ko for a Debian stock kernel from
+# Debian's own kernel source, optionally with one deliberate bug from
+# scripts/kvm-bugs/, for scripts/vmtest.sh --modules DIR.
+
+set -euo pipefail
+
+SCRIPTS_DIR=$(cd "$(dirname "$0")" && pwd)
+BUGS_DIR=$SCRIPTS_DIR/kvm-bugs
+PROG=${0##*/}
+
+# The kernel release each short name stands for.  Keep in step with the
+# images that scripts/vm/kernel.sh boots: the modules only load into the
+# exact release they were built for.
+declare -A DEFAULT_RELEASE=(
+	[6.1]=6.1.0-56-amd64
+	[6.12]=6.12.111+deb12-amd64
+)
+
+MODULES="kvm kvm-amd kvm-intel"
+
+usage() {
+	cat <<EOF
+usage: $PROG --kernel 6.1|6.12 [--bug NAME] --out DIR
+       [--release RELEASE] [--cache DIR] [--jobs N] [--keep]
+
+Builds kvm.ko, kvm-amd.ko and kvm-intel.ko out of tree against Debian's
+linux-headers-RELEASE, from the linux-source package of the same version
+(downloaded when the installed one is another version), and copies them to
+DIR.  Without --bug the build is unmodified (a control build, equivalent to
+the stock modules); with --bug, scripts/kvm-bugs/NAME-KERNEL.patch, or else
+NAME.patch, is applied first.  The build is then checked to load into the
+stock kernel: same vermagic, and every imported symbol exported with the
+same CRC (Module.symvers of the headers).
+
+  --kernel K       6.1 (release ${DEFAULT_RELEASE[6.1]}) or 6.12
+                   (release ${DEFAULT_RELEASE[6.12]})
+  --bug NAME       one of: $(bug_names)
+  --out DIR        where the three .ko files go (created if needed)
+  --release R      another Debian kernel release of that series
+  --cache DIR      extracted sources and builds (default
+                   \$HOME/.cache/kvm-nested-selftests/kvm-modules)
+  --jobs N         make -j (default: number of CPUs + 1)
+  --keep           keep the build tree (its path is printed)
+  --list-bugs      print the bug names and exit
+
+Exit status: 0 built and checked, 1 build or check failed, 2 usage error.
+EOF
+}
+
+bug_names() {
+	local p names=
+	for p in "$BUGS_DIR"/*.patch; do
+		[ -e "$p" ] || continue
+		p=${p##*/}
+		p=${p%.patch}
+		p=${p%-6.1}
+		p=${p%-6.12}
+		case " $names " in *" $p "*) ;; *) names="$names $p" ;; esac
+	done
+	echo "${names# }"
+}
+
+die() {
+	echo "$PROG: $*" >&2
+	exit 1
+}
+
+usage_error() {
+	echo "$PROG: $*" >&2
+	usage >&2
+	exit 2
+}
+
+KERNEL=
+BUG=
+OUT=
+RELEASE=
+CACHE=${HOME:-/root}/.cache/kvm-nested-selftests/kvm-modules
+JOBS=$(($(nproc) + 1))
+KEEP=
+
+while [ $# -gt 0 ]; do
+	case $1 in
+	--kernel | --bug | --out | --release | --cache | --jobs)
+		[ $# -ge 2 ] || usage_error "$1 needs an argument"
+		case $1 in
+		--kernel) KERNEL=$2 ;;
+		--bug) BUG=$2 ;;
+		--out) OUT=$2 ;;
+		--release) RELEASE=$2 ;;
+		--cache) CACHE=$2 ;;
+		--jobs) JOBS=$2 ;;
+		esac
+		shift 2
+		;;
+	--keep) KEEP=1; shift ;;
+	--list-bugs) bug_names | tr ' ' '\n'; exit 0 ;;
+	-h | --help) usage; exit 0 ;;
+	*) usage_error "unknown argument: $1" ;;
+	esac
+done
+
+[ -n "$KERNEL" ] || usage_error "--kernel is required"
+[ -n "${DEFAULT_RELEASE[$KERNEL]:-}" ] || usage_error "--kernel must be 6.1 or 6.12"
+[ -n "$OUT" ] || usage_error "--out is required"
+[[ $JOBS =~ ^[1-9][0-9]*$ ]] || usage_error "--jobs must be a positive number"
+[ -n "$RELEASE" ] || RELEASE=${DEFAULT_RELEASE[$KERNEL]}
+case $RELEASE in
+"$KERNEL".*) ;;
+*) usage_error "release $RELEASE is not a $KERNEL kernel" ;;
+esac
+
+PATCH=
+if [ -n "$BUG" ]; then
+	if [ -e "$BUGS_DIR/$BUG-$KERNEL.patch" ]; then
+		PATCH=$BUGS_DIR/$BUG-$KERNEL.patch
+	elif [ -e "$BUGS_DIR/$BUG.patch" ]; then
+		PATCH=$BUGS_DIR/$BUG.patch
+	else
+		usage_error "no patch for bug '$BUG' (known: $(bug_names))"
+	fi
+fi
+
+HEADERS_PKG=linux-headers-$RELEASE
+SOURCE_PKG=linux-source-$KERNEL
+HEADERS=/usr/src/$HEADERS_PKG
+
+# --- host packages ---------------------------------------------------------
+
+# The headers package brings the matching compiler and linux-kbuild.
+"$SCRIPTS_DIR/deps.sh" "$HEADERS_PKG" make patch xz-utils kmod binutils ||
+	die "could not install the build dependencies"
+[ -f "$HEADERS/Module.symvers" ] || die "$HEADERS/Module.symvers is missing"
+
+# The Debian version of the headers, e.g. 6.12.111-1~deb12u1: the KVM
+# sources must be exactly that version, since the modules are compiled
+# against those headers and must match the kernel that was built with them.
+VERSION=$(dpkg-query -W -f='${Version}' "$HEADERS_PKG")
+[ -n "$VERSION" ] || die "cannot tell the version of $HEADERS_PKG"
+
+mkdir -p "$CACHE"
+CACHE=$(cd "$CACHE" && pwd)
+SRC=$CACHE/src/$SOURCE_PKG-$VERSION	# arch/x86/kvm, virt/kvm, KVM headers
+
+# Prints the path of a linux-source-KERNEL tarball of version VERSION.
+source_tarball() {
+	local status dl deb tarball
+
+	status=$(dpkg-query -W -f='${db:Status-Status} ${Version}' "$SOURCE_PKG" 2>/dev/null) || status=
+	if [ "${status%% *}" != installed ] &&
+		[ "$(apt-cache policy "$SOURCE_PKG" 2>/dev/null | awk '/Candidate:/ { print $2 }')" = "$VERSION" ]; then
+		"$SCRIPTS_DIR/deps.sh" "$SOURCE_PKG" >&2 || die "could not install $SOURCE_PKG"
+		status="installed $VERSION"
+	fi
+	if [ "$status" = "installed $VERSION" ] && [ -f "/usr/src/$SOURCE_PKG.tar.xz" ]; then
+		echo "/usr/src/$SOURCE_PKG.tar.xz"
+		return
+	fi
+
+	# Another version is installed (left alone), or none can be: Debian's
+	# archive keeps older versions, so fetch the one that matches the
+	# headers into the cache and keep only its tarball.
+	dl=$CACHE/download
+	tarball=$dl/$SOURCE_PKG-$VERSION.tar.xz
+	if [ ! -f "$tarball" ]; then
+		echo "$PROG: downloading $SOURCE_PKG=$VERSION (installed: ${status#* })" >&2
+		rm -rf "$dl/tmp"
+		mkdir -p "$dl/tmp"
+		if ! (cd "$dl/tmp" && apt-get download -q "$SOURCE_PKG=$VERSION" >/dev/null 2>&1); then
+			apt-get update -q >&2 || true
+			(cd "$dl/tmp" && apt-get download -q "$SOURCE_PKG=$VERSION" 2>&1 |
+				grep -v 'unsandboxed' >&2)
+		fi
+		deb=$(find "$dl/tmp" -name "${SOURCE_PKG}_*_all.deb" | head -n1)
+		[ -n "$deb" ] || die "cannot download $SOURCE_PKG=$VERSION"
+		dpkg-deb --fsys-tarfile "$deb" |
+			tar -xO "./usr/src/$SOURCE_PKG.tar.xz" >"$dl/tmp/source.tar.xz"
+		mv "$dl/tmp/source.tar.xz" "$tarball"
+		rm -rf "$dl/tmp"
+	fi
+	echo "$tarball"
+}
+
+# --- the KVM sources, extracted once per version -----------------------------
+
+# What the out-of-tree build needs from the source tree, plus the KVM
+# headers that are compared with the headers package below.
+SRC_PATHS="arch/x86/kvm virt/kvm include/linux/kvm_host.h include/linux/kvm_types.h
+	include/uapi/linux/kvm.h arch/x86/include/asm/kvm_host.h
+	arch/x86/include/asm/kvm-x86-ops.h arch/x86/include/uapi/asm/kvm.h"
+
+exec 9>"$CACHE/.lock"
+flock 9
+if [ ! -e "$SRC/.complete" ]; then
+	TARBALL=$(source_tarball)
+	echo "$PROG: extracting KVM from $TARBALL" >&2
+	rm -rf "$SRC" "$SRC.tmp"
+	mkdir -p "$SRC.tmp"
+	members=
+	for p in $SRC_PATHS; do
+		members="$members $SOURCE_PKG/$p"
+	done
+	# Word splitting of $members is intended.
+	# shellcheck disable=SC2086
+	tar -xJf "$TARBALL" -C "$SRC.tmp" --strip-components=1 $members 2>/dev/null ||
+		tar -xJf "$TARBALL" -C "$SRC.tmp" --strip-components=1 \
+			"$SOURCE_PKG/arch/x86/kvm" "$SOURCE_PKG/virt/kvm"
+	[ -f "$SRC.tmp/arch/x86/kvm/mmu/mmu.c" ] || die "no arch/x86/kvm in $TARBALL"
+	touch "$SRC.tmp/.complete"
+	mv "$SRC.tmp" "$SRC"
+fi
+flock -u 9
+
+# The sources must agree with the headers the modules are compiled against.
+COMMON=${HEADERS%-amd64}-common
+for h in include/linux/kvm_host.h include/linux/kvm_types.h include/uapi/linux/kvm.h \
+	arch/x86/include/asm/kvm_host.h arch/x86/include/asm/kvm-x86-ops.h \
+	arch/x86/include/uapi/asm/kvm.h; do
+	[ -f "$SRC/$h" ] || continue
+	for hdr in "$HEADERS/$h" "$COMMON/$h" ""; do
+		[ -z "$hdr" ] || [ -f "$hdr" ] && break
+	done
+	[ -n "$hdr" ] || continue
+	cmp -s "$SRC/$h" "$hdr" ||
+		die "$h of $SOURCE_PKG $VERSION differs from $hdr: source and headers do not match"
+done
+
+# --- build -------------------------------------------------------------------
+
+mkdir -p "$CACHE/build"
+WORK=$(mktemp -d "$CACHE/build/$RELEASE-${BUG:-control}.XXXXXX")
+cleanup() {
+	if [ -n "$KEEP" ]; then
+		echo "$PROG: build tree kept in $WORK" >&2
+	else
+		rm -rf "$WORK"
+	fi
+}
+trap cleanup EXIT
+
+cp -a "$SRC/arch" "$SRC/virt" "$WORK/"
+rm -rf "$WORK/arch/x86/include"
+
+if [ -n "$PATCH" ]; then
+	echo "$PROG: applying ${PATCH#"$SCRIPTS_DIR"/}" >&2
+	(cd "$WORK" && patch -p1 --dry-run --fuzz=0 -s <"$PATCH" >/dev/null) ||
+		die "${PATCH##*/} does not apply cleanly to $SOURCE_PKG $VERSION"
+	(cd "$WORK" && patch -p1 --fuzz=0 -s --no-backup-if-mismatch <"$PATCH")
+fi
+
+KVM_DIR=$WORK/arch/x86/kvm
+# The tree's Makefile refers to $(srctree) for KVM's own files, which the
+# headers package does not have: point those at the copy instead.  Kbuild
+# reads "Kbuild" in preference to "Makefile".  The extra include directory
+# lets trace.h's TRACE_INCLUDE_PATH (../../arch/x86/kvm, relative to an
+# include directory) find the copy.
+# shellcheck disable=SC2016 # make variables, not shell ones
+{
+	echo "# Generated by $PROG from Makefile."
+	echo "KVM_TREE := $WORK"
+	echo 'ccflags-y += -I$(KVM_TREE)/arch/x86'
+	sed -e 's|\$(srctree)/arch/x86/kvm|$(KVM_TREE)/arch/x86/kvm|g' \
+		-e 's|\$(srctree)/virt/kvm|$(KVM_TREE)/virt/kvm|g' \
+		"$KVM_DIR/Makefile"
+} >"$KVM_DIR/Kbuild"
+
+echo "$PROG: building KVM $VERSION${BUG:+ with bug $BUG} for $RELEASE (make -j$JOBS)" >&2
+start=$(date +%s)
+if ! make -C "$HEADERS" M="$KVM_DIR" -j"$JOBS" modules >"$WORK/build.log" 2>&1; then
+	grep -E 'error|Error' "$WORK/build.log" | head -n 30 >&2 || true
+	tail -n 15 "$WORK/build.log" >&2
+	KEEP=1
+	die "build failed (log: $WORK/build.log)"
+fi
+echo "$PROG: built in $(($(date +%s) - start)) s" >&2
+
+# --- check that the modules would load into the stock kernel -----------------
+
+expected=$(sed -n 's/^#define UTS_RELEASE "\(.*\)"$/\1/p' \
+	"$HEADERS/include/generated/utsrelease.h" 2>/dev/null) || true
+[ "$expected" = "$RELEASE" ] || die "$HEADERS is for release '$expected', not $RELEASE"
+
+# Exported CRCs: the kernel and its modules, then ours (kvm's exports that
+# kvm-amd and kvm-intel import).
+symvers=$WORK/all.symvers
+awk '{ print $2, $1 }' "$HEADERS/Module.symvers" "$KVM_DIR/Module.symvers" >"$symvers"
+for m in $MODULES; do
+	ko=$KVM_DIR/$m.ko
+	[ -f "$ko" ] || die "$m.ko was not built"
+	vermagic=$(modinfo -F vermagic "$ko")
+	[ "${vermagic%% *}" = "$RELEASE" ] || die "$m.ko: vermagic '$vermagic' is not for $RELEASE"
+	modprobe --dump-modversions "$ko" | awk -v ko="$m.ko" '
+		NR == FNR { crc[$1] = $2; next }
+		{ n++ }
+		!($2 in crc) { print ko ": imports " $2 ", which nothing exports"; bad++; next }
+		crc[$2] != $1 { print ko ": " $2 " has CRC " $1 ", the kernel " crc[$2]; bad++ }
+		END { if (!n) { print ko ": no symbol versions"; bad++ } exit bad != 0 }
+	' "$symvers" - >&2 || die "$m.ko would not load into $RELEASE"
+done
+
+mkdir -p "$OUT"
+for m in $MODULES; do
+	# Debian ships its modules without debug info, and so does this.
+	strip --strip-debug -o "$OUT/$m.ko" "$KVM_DIR/$m.ko"
+done
+
+for m in $MODULES; do
+	printf '%s: %s\n' "$m.ko" "$(modinfo -F vermagic "$OUT/$m.ko")"
+done
+echo "$PROG: $OUT: KVM of $SOURCE_PKG $VERSION, ${PATCH:+bug ${PATCH##*/}}${PATCH:-control build (no bug)}, for $RELEASE" >&2
