@@ -1,0 +1,23 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* What the host's KVM can do for these tests: TDP, the TDP MMU, 1G TDP pages. */
+#ifndef SELFTEST_X86_KVM_CAPS_H
+#define SELFTEST_X86_KVM_CAPS_H
+
+#include <stdbool.h>
+
+/* "ept" for kvm_intel, "npt" for kvm_amd, NULL without a vendor module. */
+const char *kvm_tdp_param(void);
+/* EPT/NPT in use for L1 (the vendor module's ept/npt parameter is Y). */
+bool kvm_tdp_enabled(void);
+/* kvm.tdp_mmu=Y: L1's memory is mapped by the TDP MMU. */
+bool kvm_tdp_mmu_enabled(void);
+/* The host CPU can map 1G pages in EPT/NPT (ept_1gb / pdpe1gb). */
+bool kvm_tdp_has_1g_pages(void);
+
+/*
+ * Documented skips: TDP with the TDP MMU, which every test of huge-page
+ * mappings needs; the reason names the parameter to set.
+ */
+void kvm_require_tdp_mmu(void);
+
+#endif /* SELFTEST_X86_KVM_CAPS_H */

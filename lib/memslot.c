@@ -1,0 +1,179 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Memslots, the L1 page allocator and address translation. */
+#include <sys/mman.h>
+
+#include "kvm_util.h"
+
+static int memslot_update(struct kvm_vm *vm, struct vm_memslot *s)
+{
+	struct kvm_userspace_memory_region region = {
+		.slot = s->slot,
+		.flags = s->flags,
+		.guest_phys_addr = s->gpa,
+		.memory_size = s->size,
+		.userspace_addr = (uintptr_t)s->hva,
+	};
+
+	return __vm_ioctl(vm, KVM_SET_USER_MEMORY_REGION, &region) ? -errno : 0;
+}
+
+struct vm_memslot *vm_memslot_add(struct kvm_vm *vm, uint32_t slot, gpa_t gpa,
+				  uint64_t size, enum backing_type backing,
+				  uint32_t flags)
+{
+	uint64_t page = backing_page_size(backing);
+	struct vm_memslot *s;
+	unsigned int i;
+	int ret;
+
+	TEST_ASSERT(slot < VM_MAX_SLOTS && !vm->slots[slot],
+		    "memslot %u: out of range or already in use", slot);
+	TEST_ASSERT(size && IS_ALIGNED(gpa, page) && IS_ALIGNED(size, page),
+		    "memslot %u: GPA 0x%lx size 0x%lx not aligned to the %s page size",
+		    slot, gpa, size, backing_name(backing));
+	TEST_ASSERT(gpa + size <= DIRECT_MAP_SIZE,
+		    "memslot %u ends at GPA 0x%lx, beyond the guest direct map (0x%llx)",
+		    slot, gpa + size, DIRECT_MAP_SIZE);
+	for (i = 0; i < VM_MAX_SLOTS; i++) {
+		struct vm_memslot *o = vm->slots[i];
+
+		TEST_ASSERT(!o || gpa + size <= o->gpa || o->gpa + o->size <= gpa,
+			    "memslot %u overlaps memslot %u", slot, o ? o->slot : 0);
+	}
+
+	s = calloc(1, sizeof(*s));
+	TEST_ASSERT(s, "out of memory");
+	s->slot = slot;
+	s->gpa = gpa;
+	s->size = size;
+	s->flags = flags;
+	s->backing = backing;
+	s->hva = backing_alloc(backing, size, &s->mmap_start, &s->mmap_size);
+	TEST_ASSERT(s->hva, "cannot allocate %lu MiB of %s memory for memslot %u",
+		    size >> 20, backing_name(backing), slot);
+
+	ret = memslot_update(vm, s);
+	TEST_ASSERT(!ret, "KVM_SET_USER_MEMORY_REGION slot %u GPA 0x%lx size 0x%lx: %s",
+		    slot, gpa, size, strerror(-ret));
+	vm->slots[slot] = s;
+	return s;
+}
+
+struct vm_memslot *vm_memslot(struct kvm_vm *vm, uint32_t slot)
+{
+	TEST_ASSERT(slot < VM_MAX_SLOTS && vm->slots[slot],
+		    "no memslot %u in this VM", slot);
+	return vm->slots[slot];
+}
+
+int __vm_memslot_set_flags(struct kvm_vm *vm, uint32_t slot, uint32_t flags)
+{
+	struct vm_memslot *s = vm_memslot(vm, slot);
+	uint32_t old = s->flags;
+	int ret;
+
+	s->flags = flags;
+	ret = memslot_update(vm, s);
+	if (ret)
+		s->flags = old;
+	return ret;
+}
+
+void vm_memslot_set_flags(struct kvm_vm *vm, uint32_t slot, uint32_t flags)
+{
+	int ret = __vm_memslot_set_flags(vm, slot, flags);
+
+	TEST_ASSERT(!ret, "setting flags 0x%x on memslot %u: %s", flags, slot,
+		    strerror(-ret));
+}
+
+void vm_memslot_delete(struct kvm_vm *vm, uint32_t slot)
+{
+	struct vm_memslot *s = vm_memslot(vm, slot);
+	int ret;
+
+	s->size = 0;
+	s->hva = NULL;
+	ret = memslot_update(vm, s);
+	TEST_ASSERT(!ret, "deleting memslot %u: %s", slot, strerror(-ret));
+	munmap(s->mmap_start, s->mmap_size);
+	vm->slots[slot] = NULL;
+	free(s);
+}
+
+const char *vm_memslot_prefault(struct kvm_vm *vm, uint32_t slot)
+{
+	struct vm_memslot *s = vm_memslot(vm, slot);
+	uint64_t page = backing_page_size(s->backing), off;
+	volatile char *p = s->hva;
+
+	/* One write per host page allocates it (a THP where one can be had). */
+	for (off = 0; off < s->size; off += page)
+		p[off] = 0;
+	if (s->backing != BACKING_ANON_4K && !backing_fully_huge(s->backing, s->hva, s->size))
+		return "the host could not back the whole memslot with transparent huge pages";
+	return NULL;
+}
+
+gpa_t vm_alloc_pages(struct kvm_vm *vm, uint64_t nr_pages)
+{
+	gpa_t gpa = vm->l1_next_free;
+	uint64_t size = nr_pages * SZ_4K;
+
+	TEST_ASSERT(nr_pages && size / SZ_4K == nr_pages &&
+		    gpa + size <= vm->l1_end,
+		    "L1 memory exhausted: %lu pages asked, %lu free (grow the L1 memslot)",
+		    nr_pages, (vm->l1_end - gpa) / SZ_4K);
+	vm->l1_next_free += size;
+	/* Anonymous memory starts zeroed; nothing reuses freed pages. */
+	return gpa;
+}
+
+void *addr_gpa2hva(struct kvm_vm *vm, gpa_t gpa)
+{
+	unsigned int i;
+
+	for (i = 0; i < VM_MAX_SLOTS; i++) {
+		struct vm_memslot *s = vm->slots[i];
+
+		if (s && gpa >= s->gpa && gpa < s->gpa + s->size)
+			return (char *)s->hva + (gpa - s->gpa);
+	}
+	TEST_FAIL("GPA 0x%lx is not in any memslot", gpa);
+}
+
+void *addr_gva2hva(struct kvm_vm *vm, gva_t gva)
+{
+	return addr_gpa2hva(vm, addr_gva2gpa(vm, gva));
+}
+
+/* Guest virtual ranges may cross pages with unrelated GPAs: go page by page. */
+static void guest_copy(struct kvm_vm *vm, gva_t gva, void *host, size_t len,
+		       bool to_guest)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		size_t chunk = SZ_4K - ((gva + done) & (SZ_4K - 1));
+		void *g;
+
+		if (chunk > len - done)
+			chunk = len - done;
+		g = addr_gva2hva(vm, gva + done);
+		if (to_guest)
+			memcpy(g, (char *)host + done, chunk);
+		else
+			memcpy((char *)host + done, g, chunk);
+		done += chunk;
+	}
+}
+
+void vm_copy_to_guest(struct kvm_vm *vm, const void *host_var, size_t len)
+{
+	guest_copy(vm, (uintptr_t)host_var, (void *)host_var, len, true);
+}
+
+void vm_copy_from_guest(struct kvm_vm *vm, void *dst, gva_t gva, size_t len)
+{
+	guest_copy(vm, gva, dst, len, false);
+}

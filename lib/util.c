@@ -1,0 +1,119 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Size parsing, time and small file helpers shared by all tests. */
+#include <fcntl.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "test_util.h"
+
+bool test_verbose;
+
+int parse_uint(const char *str, uint64_t max, uint64_t *val)
+{
+	uint64_t v = 0;
+	const char *p;
+
+	if (!str || !*str)
+		return -EINVAL;
+	for (p = str; *p; p++) {
+		if (*p < '0' || *p > '9')
+			return -EINVAL;
+		if (v > (max - (uint64_t)(*p - '0')) / 10)
+			return -EINVAL;
+		v = v * 10 + (uint64_t)(*p - '0');
+	}
+	*val = v;
+	return 0;
+}
+
+int parse_size(const char *str, uint64_t *size)
+{
+	static const char suffixes[] = "KMGT";
+	char digits[32];
+	const char *s;
+	unsigned int shift = 0;
+	size_t len;
+	uint64_t v;
+
+	if (!str)
+		return -EINVAL;
+	len = strlen(str);
+	if (!len || len >= sizeof(digits))
+		return -EINVAL;
+	memcpy(digits, str, len + 1);
+
+	s = strchr(suffixes, digits[len - 1] & ~0x20);
+	if (digits[len - 1] != '\0' && s && *s) {
+		shift = 10 * (unsigned int)(s - suffixes + 1);
+		digits[--len] = '\0';
+	}
+	if (parse_uint(digits, UINT64_MAX >> shift, &v))
+		return -EINVAL;
+	*size = v << shift;
+	return 0;
+}
+
+const char *size_str(uint64_t size, char *buf, size_t len)
+{
+	static const char units[] = "KMGT";
+	int i;
+
+	for (i = 3; i >= 0; i--) {
+		uint64_t unit = 1ULL << (10 * (i + 1));
+
+		if (size >= unit && !(size % unit)) {
+			snprintf(buf, len, "%lu%c", size / unit, units[i]);
+			return buf;
+		}
+	}
+	snprintf(buf, len, "%luB", size);
+	return buf;
+}
+
+uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+ssize_t file_read_str(const char *path, char *buf, size_t len)
+{
+	ssize_t n;
+	int fd;
+
+	if (!len)
+		return -EINVAL;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, len - 1);
+	if (n < 0)
+		n = -errno;
+	else
+		buf[n] = '\0';
+	close(fd);
+	/* Strip the trailing newline sysfs adds. */
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
+		buf[--n] = '\0';
+	return n;
+}
+
+int file_write_str(const char *path, const char *val)
+{
+	size_t len = strlen(val);
+	ssize_t n;
+	int fd, ret = 0;
+
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = write(fd, val, len);
+	if (n < 0)
+		ret = -errno;
+	else if ((size_t)n != len)
+		ret = -EIO;
+	close(fd);
+	return ret;
+}
