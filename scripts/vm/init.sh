@@ -134,6 +134,17 @@ watchdog() {
 	kill -KILL -"$1" 2>/dev/null
 }
 
+# Runs in the background: a process that left the test's session may hold
+# the output fifo open for ever; stop waiting for it 5 seconds after the test.
+printer_watchdog() {
+	trap 'kill $sleeper 2>/dev/null; exit 0' TERM
+	sleep 5 &
+	sleeper=$!
+	wait $sleeper
+	echo "# vmtest: the test's output is still open after it ended; not waiting"
+	kill "$1" 2>/dev/null
+}
+
 # run_test NUMBER NAME TIMEOUT: prints the test's KTAP block.
 run_test() {
 	num=$1 name=$2 limit=$3
@@ -150,14 +161,19 @@ run_test() {
 	pid=$!
 	watchdog "$pid" "$limit" &
 	dog=$!
-	# ash reports a job killed by a signal ("Terminated") on stderr.
+	# Here and below: ash reports a job killed by a signal ("Terminated")
+	# on stderr, also a watchdog killed before it set its trap.
 	wait "$pid" 2>/dev/null
 	rc=$?
 	kill "$dog" 2>/dev/null
-	wait "$dog"
+	wait "$dog" 2>/dev/null
 	# Children left behind would keep the fifo open.
 	kill -KILL -"$pid" 2>/dev/null
-	wait "$printer"
+	printer_watchdog "$printer" &
+	dog=$!
+	wait "$printer" 2>/dev/null
+	kill "$dog" 2>/dev/null
+	wait "$dog" 2>/dev/null
 	rm -f "$fifo"
 
 	if [ -e /tmp/timed-out ]; then
