@@ -14,8 +14,10 @@ set -euo pipefail
 
 PROG=${0##*/}
 
-# Console lines that mean the kernel is broken, as extended regexps.
-CONSOLE_PATTERN='WARNING:|BUG:|Oops|Kernel panic|general protection fault|still has objects|Objects remaining'
+# Console lines that mean the kernel is broken (an awk regexp). WARNING must
+# start the message, as WARN() and lockdep print it: "RETBleed: WARNING: ..."
+# is advice, not a bug.
+CONSOLE_PATTERN='(^|\\] )WARNING:|BUG:|Oops|Kernel panic|general protection fault|still has objects|Objects remaining'
 MAX_CONSOLE_LINES=40
 
 usage() {
@@ -151,14 +153,18 @@ judge_results() {
 	done <"$ktap"
 }
 
-# Prints kernel problem lines of the console log with their line numbers;
-# test output ("# ...") and the runner's own lines ("vmtest: ...") are not
-# the kernel's and are left out.
+# Prints kernel problem lines of the console log with their line numbers.
+# Test output ("# ...") and the runner's own lines ("vmtest: ...") are not
+# the kernel's, unless a kernel message (with its timestamp) got appended to
+# one of them.
 scan_console() {
 	local console=$1
 	[ -f "$console" ] || return 0
-	grep -a -n -E "$CONSOLE_PATTERN" "$console" | tr -d '\r' |
-		grep -a -v -E '^[0-9]+:(# |vmtest: )' || true
+	awk -v pattern="$CONSOLE_PATTERN" '
+		{ sub(/\r$/, "") }
+		/^(# |vmtest: )/ && !/\[ *[0-9]+\.[0-9]+\]/ { next }
+		$0 ~ pattern { printf "%d:%s\n", NR, $0 }
+	' "$console"
 }
 
 if [ -n "$KNOWN_FILE" ]; then
