@@ -52,20 +52,22 @@ would, printing KTAP.
 Failures listed in scripts/known-issues for the running kernel are reported
 as known issues and do not fail the run.
 
-Exit status (the first that applies):
-  0  all tests passed or skipped (or failed as known issues)
+Exit status:
+  0  every test passed or skipped (or failed as a known issue)
+  1  test failure(s)
   2  usage error
   3  boot failure: no kernel, the VM never reached /init, or KVM failed to load
-  5  kernel WARNING, BUG, Oops, panic, general protection fault or leaked
-     KVM objects on the console (or KVM could not be unloaded)
   4  runner timeout: the VM exceeded its wall-clock budget and was killed
-  1  test failure(s)
+  5  kernel WARNING, BUG, Oops, panic, general protection fault or leaked
+     KVM objects on the console, or KVM could not be unloaded
+When several apply, the first of 2, 3, 5, 4, 1 wins.
 EOF
 }
 
 usage_error() {
 	echo "$PROG: $*" >&2
-	usage >&2
+	usage | sed -n '1,/^$/p' >&2
+	echo "See $PROG --help." >&2
 	exit $EXIT_USAGE
 }
 
@@ -119,6 +121,9 @@ parse_args() {
 	auto | kvm | tcg) ;;
 	*) usage_error "--accel must be auto, kvm or tcg" ;;
 	esac
+	if [ "$EMULATOR" = bochs ] && [ "$ACCEL_REQUEST" != auto ]; then
+		usage_error "--accel is for QEMU only"
+	fi
 	if [ -n "$MODULES_DIR" ]; then
 		[ -d "$MODULES_DIR" ] || usage_error "--modules $MODULES_DIR is not a directory"
 		MODULES_DIR=$(cd "$MODULES_DIR" && pwd)
@@ -258,6 +263,7 @@ extract_ktap() {
 	timeout) why="runner timeout" ;;
 	*) why="the VM stopped" ;;
 	esac
+	! status_has 'kvm failed' || why="KVM did not load"
 	for num in "${!TESTS[@]}"; do
 		name=${TESTS[num]}
 		num=$((num + 1))
@@ -366,7 +372,7 @@ main() {
 	echo "vmtest: console: $CONSOLE_LOG"
 	"${EMULATOR}_start" "$WORK/initrd.gz" "$CMDLINE" || die $EXIT_BOOT "cannot start $EMULATOR"
 	# Show the status channel (KTAP) as it comes.
-	tail -n +1 -f --pid="$EMU_PID" "$STATUS_LOG" 2>/dev/null | tr -d '\r' &
+	tail -n +1 -f --pid="$EMU_PID" "$STATUS_LOG" 2>/dev/null | sed -u "s/\r\$//" &
 	FOLLOW_PID=$!
 	vm_watch
 	wait "$FOLLOW_PID" 2>/dev/null || true
@@ -376,14 +382,14 @@ main() {
 		head -n 1 | tr -d '\r' | sed 's/^.*vmtest: kernel //') || true
 	extract_ktap
 	append_run_metadata
-	echo "vmtest: $VM_STATE after ${RUN_SECONDS}s (boot ${BOOT_SECONDS:-never}s, KVM loaded ${KVM_SECONDS:-never}s)"
+	echo "vmtest: $VM_STATE after ${RUN_SECONDS}s (/init at ${BOOT_SECONDS:-never}${BOOT_SECONDS:+s}, KVM loaded at ${KVM_SECONDS:-never}${KVM_SECONDS:+s})"
 
 	local boot_failed=0 leaked=0 report_rc=0
 	if [ -z "$BOOT_SECONDS" ] || status_has 'kvm failed'; then
 		boot_failed=1
 		echo "vmtest: BOOT FAILURE: see $CONSOLE_LOG and $EMULATOR_LOG; the last lines:"
-		tail -n 15 "$CONSOLE_LOG" | tr -d '\r' | sed 's/^/  | /'
-		tail -n 5 "$EMULATOR_LOG" | sed 's/^/  | /'
+		tail -n 15 "$CONSOLE_LOG" | tr -d '\r' | awk '{ print "  | " $0 }'
+		tail -n 5 "$EMULATOR_LOG" | awk '{ print "  | " $0 }'
 		grep -a -h '^vmtest: FATAL' "$STATUS_LOG" 2>/dev/null | tr -d '\r' || true
 	fi
 	if status_has LEAK; then

@@ -134,7 +134,7 @@ module_find() {
 	local name=$1 dir
 	for dir in "$MODULES_DIR" "$MODULE_TREE"; do
 		[ -n "$dir" ] || continue
-		find "$dir" \( -name "${name//_/-}.ko*" -o -name "${name//-/_}.ko*" \) \
+		find -H "$dir" \( -name "${name//_/-}.ko*" -o -name "${name//-/_}.ko*" \) \
 			-print -quit | grep . && return 0
 	done
 	return 1
