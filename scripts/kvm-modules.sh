@@ -36,7 +36,8 @@ same CRC (Module.symvers of the headers).
 
   --kernel K       6.1 (release ${DEFAULT_RELEASE[6.1]}) or 6.12
                    (release ${DEFAULT_RELEASE[6.12]})
-  --bug NAME       one of: $(bug_names)
+  --bug NAME       one of:
+$(bug_names | tr ' ' '\n' | sed 's/^/                     /')
   --out DIR        where the three .ko files go (created if needed)
   --release R      another Debian kernel release of that series
   --cache DIR      extracted sources and builds (default
@@ -309,4 +310,6 @@ done
 for m in $MODULES; do
 	printf '%s: %s\n' "$m.ko" "$(modinfo -F vermagic "$OUT/$m.ko")"
 done
-echo "$PROG: $OUT: KVM of $SOURCE_PKG $VERSION, ${PATCH:+bug ${PATCH##*/}}${PATCH:-control build (no bug)}, for $RELEASE" >&2
+what="control build (no bug)"
+[ -z "$PATCH" ] || what="bug ${PATCH##*/}"
+echo "$PROG: $OUT: KVM of $SOURCE_PKG $VERSION, $what, for $RELEASE" >&2
