@@ -6,16 +6,18 @@
 # unpacks lib.mk, kselftest.h and the kselftest runner from Debian's
 # linux-source package into the build directory.
 
-LIBKVM := lib/assert.c lib/util.c lib/backing.c lib/knobs.c lib/kvm.c \
+LIBKVM := lib/variant.c lib/assert.c lib/util.c lib/backing.c lib/knobs.c lib/kvm.c \
 	  lib/memslot.c lib/stats.c lib/dirty_log.c lib/ucall.c
 # Code that runs in the guest too: built without instrumentation.
 LIBKVM_GUEST := lib/ucall_guest.c lib/string_override.c
 
-LIBKVM_x86_64 := lib/x86_64/processor.c lib/x86_64/ucall.c lib/x86_64/kvm_caps.c
-LIBKVM_GUEST_x86_64 := lib/x86_64/handlers.S
+LIBKVM_x86_64 := lib/x86_64/processor.c lib/x86_64/ucall.c lib/x86_64/kvm_caps.c \
+		 lib/x86_64/tdp.c lib/x86_64/nested.c
+LIBKVM_GUEST_x86_64 := lib/x86_64/handlers.S lib/x86_64/nested_entry.S lib/x86_64/vmx.c lib/x86_64/svm.c
 
 TEST_GEN_PROGS_x86_64 := x86_64/stats_test
 TEST_GEN_PROGS_x86_64 += x86_64/tdp_mmu_map_test
+TEST_GEN_PROGS_x86_64 += x86_64/nested_smoke_test
 
 # Host-side unit tests of library pieces that need no KVM (make check).
 UNIT_TESTS := tests/unit_test
@@ -83,7 +85,7 @@ ifndef IN_TREE
 UNIT_CFLAGS := -std=gnu11 -O1 -g -Wall -Wextra -Wno-unused-parameter \
 	       -fsanitize=address,undefined -fno-omit-frame-pointer \
 	       -I$(CURDIR)/include -I$(KSFT_DIR)
-UNIT_SRCS := tests/unit_test.c lib/assert.c lib/util.c lib/backing.c \
+UNIT_SRCS := tests/unit_test.c lib/variant.c lib/assert.c lib/util.c lib/backing.c \
 	     lib/knobs.c lib/stats.c lib/dirty_log.c lib/ucall_guest.c
 
 $(OUTPUT)/tests/unit_test: $(UNIT_SRCS) $(wildcard include/*.h)

@@ -76,6 +76,7 @@ struct kvm_vm {
 	struct kvm_cpuid2 *cpuid;
 	uint64_t xcr0;		/* XSAVE features enabled in the guest */
 	void *tdp;		/* EPT/NPT builder state, owned by tdp.c */
+	bool has_run;		/* a vCPU has entered KVM_RUN */
 };
 
 /* /dev/kvm */

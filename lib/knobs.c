@@ -14,6 +14,7 @@
 struct knob {
 	char path[256];
 	char saved[KNOB_LEN];
+	pid_t owner;	/* only the process that changed it restores it */
 };
 
 static struct knob knobs[MAX_KNOBS];
@@ -21,7 +22,7 @@ static volatile int nr_knobs;
 static void (*hooks[MAX_HOOKS])(void);
 static volatile int nr_hooks;
 static volatile sig_atomic_t restoring;
-static pid_t owner;	/* children (fork) never restore */
+static pid_t hooks_owner;
 
 /* Only async-signal-safe calls: this runs from signal handlers too. */
 static void knob_write_raw(const char *path, const char *val)
@@ -40,14 +41,18 @@ void knobs_restore(void)
 {
 	int i;
 
-	if (restoring || getpid() != owner)
+	pid_t self = getpid();
+
+	if (restoring)
 		return;
 	restoring = 1;
 	for (i = nr_knobs - 1; i >= 0; i--)
-		knob_write_raw(knobs[i].path, knobs[i].saved);
+		if (knobs[i].owner == self)
+			knob_write_raw(knobs[i].path, knobs[i].saved);
 	nr_knobs = 0;
-	for (i = nr_hooks - 1; i >= 0; i--)
-		hooks[i]();
+	if (hooks_owner == self)
+		for (i = nr_hooks - 1; i >= 0; i--)
+			hooks[i]();
 	nr_hooks = 0;
 	restoring = 0;
 }
@@ -70,7 +75,6 @@ static void knobs_install(void)
 	if (installed)
 		return;
 	installed = true;
-	owner = getpid();
 	sigemptyset(&sa.sa_mask);
 	for (i = 0; i < ARRAY_SIZE(sigs); i++)
 		sigaction(sigs[i], &sa, NULL);
@@ -81,6 +85,9 @@ void knobs_at_restore(void (*fn)(void))
 {
 	knobs_install();
 	TEST_ASSERT(nr_hooks < MAX_HOOKS, "too many restore hooks");
+	TEST_ASSERT(!nr_hooks || hooks_owner == getpid(),
+		    "restore hooks from two processes");
+	hooks_owner = getpid();
 	hooks[nr_hooks] = fn;
 	nr_hooks = nr_hooks + 1;
 }
@@ -97,13 +104,14 @@ int knob_set(const char *path, const char *val)
 		return (int)n;
 
 	for (i = 0; i < nr_knobs; i++)
-		if (!strcmp(knobs[i].path, path))
+		if (!strcmp(knobs[i].path, path) && knobs[i].owner == getpid())
 			break;
 	if (i == nr_knobs) {
 		TEST_ASSERT(nr_knobs < MAX_KNOBS, "too many knobs changed");
 		TEST_ASSERT(strlen(path) < sizeof(knobs[i].path), "knob path too long");
 		strcpy(knobs[i].path, path);
 		strcpy(knobs[i].saved, cur);
+		knobs[i].owner = getpid();
 		/* Publish only once the entry is complete. */
 		nr_knobs = nr_knobs + 1;
 	}

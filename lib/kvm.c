@@ -138,6 +138,7 @@ int __vcpu_run(struct kvm_vcpu *vcpu)
 {
 	int r;
 
+	vcpu->vm->has_run = true;
 	do {
 		r = ioctl(vcpu->fd, KVM_RUN, NULL);
 	} while (r < 0 && errno == EINTR);

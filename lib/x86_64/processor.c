@@ -276,6 +276,17 @@ void arch_vcpu_setup(struct kvm_vcpu *vcpu, void *guest_code)
 	r = ioctl(vcpu->fd, KVM_SET_CPUID2, cpuid);
 	TEST_ASSERT(!r, "KVM_SET_CPUID2 failed");
 
+	/*
+	 * With the in-kernel local APIC every vCPU but the first is an AP
+	 * waiting for INIT/SIPI, and KVM_RUN would block forever: start all
+	 * of them running.
+	 */
+	{
+		struct kvm_mp_state mp = { .mp_state = KVM_MP_STATE_RUNNABLE };
+
+		vcpu_ioctl(vcpu, KVM_SET_MP_STATE, &mp);
+	}
+
 	vcpu_sregs_get(vcpu, &sregs);
 	sregs.cr0 = X86_CR0_PE | X86_CR0_MP | X86_CR0_ET | X86_CR0_NE |
 		    X86_CR0_WP | X86_CR0_PG;

@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * L1's EPT (VMX) or NPT (SVM) tables, built by the host in L1 memory: one
+ * builder for both formats, several roots per VM when a test wants them.
+ */
+#ifndef SELFTEST_X86_TDP_H
+#define SELFTEST_X86_TDP_H
+
+#include "kvm_util.h"
+
+enum tdp_format { TDP_EPT, TDP_NPT };
+
+enum tdp_level { TDP_4K = 1, TDP_2M = 2, TDP_1G = 3 };
+
+#define TDP_MAX_ROOTS	8
+
+static inline uint64_t tdp_level_size(enum tdp_level level)
+{
+	return 1ULL << (12 + 9 * (level - 1));
+}
+
+const char *tdp_level_name(enum tdp_level level);
+
+/*
+ * Start building tables of the given format.  Root 0 exists at once; every
+ * root identity-maps L1's own memslot, so L2 runs L1's code with L1's page
+ * tables and stacks, and reaches the host with ucalls.
+ */
+void vm_tdp_init(struct kvm_vm *vm, enum tdp_format format);
+enum tdp_format vm_tdp_format(struct kvm_vm *vm);
+/* Another root (for vCPUs that must not share nested page tables). */
+unsigned int tdp_root_add(struct kvm_vm *vm);
+gpa_t tdp_root_gpa(struct kvm_vm *vm, unsigned int root);
+
+/*
+ * Map [l2_gpa, l2_gpa + size) to [l1_gpa, l1_gpa + size) with leaves of
+ * the given level, in one root.  The L1 range must lie in one memslot that
+ * exists now, and no vCPU may have run yet: KVM shadows these tables and
+ * would not notice the host rewriting them behind its back.  Mapping one
+ * L1 range at several L2 addresses makes aliases.
+ */
+void tdp_map(struct kvm_vm *vm, unsigned int root, l2_gpa_t l2_gpa,
+	     gpa_t l1_gpa, uint64_t size, enum tdp_level level);
+
+/* The L1 GPA an L2 GPA maps to in a root, for the host's own checks. */
+bool tdp_translate(struct kvm_vm *vm, unsigned int root, l2_gpa_t l2_gpa,
+		   gpa_t *l1_gpa);
+
+#endif /* SELFTEST_X86_TDP_H */
