@@ -27,11 +27,15 @@ bochs_setup() {
 	HUGEPAGES=$BOCHS_HUGEPAGES
 	# Bochs ticks the TSC once per instruction while the CPU model claims
 	# 3.5 GHz; without this the guest clock crawls.
-	# The model's CPUID leaf 0xd gives an XSAVE size that does not match
-	# its features: the kernel WARNs ("XSAVE consistency problem") and
-	# turns XSAVE off. noxsave gets the same state without the WARNING,
-	# which would fail every run.
-	EXTRA_CMDLINE="tsc_early_khz=$((BOCHS_IPS / 1000)) noxsave"
+	# The CPU model's CPUID trips two boot-time WARNINGs, which would fail
+	# every run; the options below get the kernel's fallback without them:
+	# - leaf 0xd gives an XSAVE size that does not match the features: 6.1
+	#   WARNs "XSAVE consistency problem" and turns XSAVE off (noxsave;
+	#   6.12 calls it unknown but does apply it);
+	# - leaf 1 sets HT with fewer logical CPUs than leaf 4 has cores:
+	#   6.12's parse_legacy() WARNs and ignores HT (clearcpuid=ht, which
+	#   taints the kernel "S", CPU out of spec).
+	EXTRA_CMDLINE="tsc_early_khz=$((BOCHS_IPS / 1000)) noxsave clearcpuid=ht"
 	echo "vmtest: emulator: Bochs, cpu $CPU_MODEL (nested VMX, one CPU)"
 }
 
