@@ -186,15 +186,7 @@ build_initramfs() {
 	cp "$BINDIR/tests.list" "$root/kvm/"
 	[ ! -f "$BINDIR/settings" ] || cp "$BINDIR/settings" "$root/kvm/"
 
-	REPLACED_MODULES=()
 	modules_install "$root/lib/modules/vmtest" || return 1
-	for name in "$root"/lib/modules/vmtest/*.ko; do
-		[ -e "$name" ] || continue
-		name=${name##*/}
-		if [ -n "$MODULES_DIR" ] && [[ $(module_find "${name%.ko}") == "$MODULES_DIR"/* ]]; then
-			REPLACED_MODULES+=("$name sha256=$(sha256sum <"$root/lib/modules/vmtest/$name" | cut -c1-16)")
-		fi
-	done
 
 	(cd "$root" && find . | cpio -o -H newc -R 0:0 --quiet) | gzip -1 >"$WORK/initrd.gz"
 }

@@ -173,10 +173,11 @@ module_order() {
 }
 
 # Puts uncompressed modules into DIR with a load-amd / load-intel list for
-# each vendor module found. Prints the names of the modules replaced from
-# --modules. Fails when KVM should be modular but is not found.
+# each vendor module found, and lists in REPLACED_MODULES those that came
+# from --modules. Fails when KVM should be modular but is not found.
 modules_install() {
 	local dest=$1 vendor name file names
+	REPLACED_MODULES=()
 	mkdir -p "$dest"
 	for vendor in $KVM_VENDOR_MODULES; do
 		if [ -z "$MODULE_TREE" ] && [ -z "$MODULES_DIR" ]; then
@@ -184,6 +185,8 @@ modules_install() {
 		fi
 		names=$(module_order "$vendor") || continue
 		for name in $names; do
+			echo "$name.ko" >>"$dest/load-${vendor#kvm-}"
+			[ ! -f "$dest/$name.ko" ] || continue	# shared by both vendors
 			file=$(module_find "$name") || {
 				echo "vmtest: module $name (needed by $vendor) not found" >&2
 				return 1
@@ -194,7 +197,9 @@ modules_install() {
 			*.ko.gz) gzip -dc "$file" ;;
 			*) cat "$file" ;;
 			esac >"$dest/$name.ko" || return 1
-			echo "$name.ko" >>"$dest/load-${vendor#kvm-}"
+			if [ -n "$MODULES_DIR" ] && [[ $file == "$MODULES_DIR"/* ]]; then
+				REPLACED_MODULES+=("$name.ko sha256=$(sha256sum <"$dest/$name.ko" | cut -c1-16)")
+			fi
 		done
 	done
 	if [ -n "$MODULE_DEP" ] && [ ! -f "$dest/load-amd" ] && [ ! -f "$dest/load-intel" ]; then
