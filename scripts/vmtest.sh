@@ -196,6 +196,18 @@ status_has() {
 	grep -a -q "^vmtest: $1" "$STATUS_LOG" "$CONSOLE_LOG" 2>/dev/null
 }
 
+# Prints the lines of the status channel not shown yet, as the VM runs:
+# complete lines only, unless "all" is asked for once the VM has stopped.
+show_status() {
+	local lines
+	lines=$(wc -l <"$STATUS_LOG")
+	[ "${1-}" != all ] || lines=$((lines + 1))
+	if [ "$lines" -gt "$STATUS_SHOWN" ]; then
+		sed -n "$((STATUS_SHOWN + 1)),${lines}p" "$STATUS_LOG" | tr -d '\r' | awk '{ print }'
+		STATUS_SHOWN=$lines
+	fi
+}
+
 emulator_stop() {
 	local i
 	kill "$EMU_PID" 2>/dev/null || return 0
@@ -208,12 +220,14 @@ emulator_stop() {
 
 # Watches the running VM until it stops, or stops it: after the end marker
 # (Bochs may not power off), after a panic (Bochs reboots), or when a
-# budget runs out. Sets VM_STATE, BOOT_SECONDS, KVM_SECONDS, RUN_SECONDS.
+# budget runs out, showing the status channel (KTAP) meanwhile. Sets
+# VM_STATE, BOOT_SECONDS, KVM_SECONDS, RUN_SECONDS.
 vm_watch() {
 	local start=$SECONDS elapsed ended=
-	VM_STATE=running BOOT_SECONDS="" KVM_SECONDS=""
+	VM_STATE=running BOOT_SECONDS="" KVM_SECONDS="" STATUS_SHOWN=0
 	while kill -0 "$EMU_PID" 2>/dev/null; do
 		sleep 1
+		show_status
 		elapsed=$((SECONDS - start))
 		if [ -z "$BOOT_SECONDS" ] && status_has init; then
 			BOOT_SECONDS=$elapsed
@@ -237,6 +251,7 @@ vm_watch() {
 		fi
 	done
 	wait "$EMU_PID" || true
+	show_status all
 	RUN_SECONDS=$((SECONDS - start))
 	[ -z "$BOOT_SECONDS" ] && status_has init && BOOT_SECONDS=$RUN_SECONDS
 	[ -z "$KVM_SECONDS" ] && status_has 'kvm loaded' && KVM_SECONDS=$RUN_SECONDS
@@ -322,7 +337,6 @@ append_run_metadata() {
 # shellcheck disable=SC2317
 cleanup() {
 	[ -z "${EMU_PID-}" ] || kill -KILL "$EMU_PID" 2>/dev/null || true
-	[ -z "${FOLLOW_PID-}" ] || kill "$FOLLOW_PID" 2>/dev/null || true
 	[ -z "${WORK-}" ] || rm -rf "$WORK"
 }
 
@@ -379,12 +393,7 @@ main() {
 	echo "vmtest: ${#TESTS[@]} test(s), timeout ${TEST_TIMEOUT}s x $TIMEOUT_SCALE each, budget ${TIME_LIMIT}s"
 	echo "vmtest: console: $CONSOLE_LOG"
 	"${EMULATOR}_start" "$WORK/initrd.gz" "$CMDLINE" || die $EXIT_BOOT "cannot start $EMULATOR"
-	# Show the status channel (KTAP) as it comes.
-	tail -n +1 -f --pid="$EMU_PID" "$STATUS_LOG" 2>/dev/null | sed -u "s/\r\$//" &
-	FOLLOW_PID=$!
 	vm_watch
-	wait "$FOLLOW_PID" 2>/dev/null || true
-	FOLLOW_PID=
 
 	KERNEL_RELEASE=$(grep -a -m1 '^vmtest: kernel ' "$STATUS_LOG" "$CONSOLE_LOG" 2>/dev/null |
 		head -n 1 | tr -d '\r' | sed 's/^.*vmtest: kernel //') || true
