@@ -3,6 +3,8 @@
 # Runs the KVM selftests inside a VM (QEMU or Bochs) that boots a Debian or developer kernel.
 
 set -euo pipefail
+# depmod and modinfo live in sbin, which a user's PATH may lack.
+PATH=$PATH:/usr/sbin:/sbin
 
 SCRIPTS_DIR=$(cd "$(dirname "$0")" && pwd)
 VM_DIR=$SCRIPTS_DIR/vm
