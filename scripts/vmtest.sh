@@ -44,7 +44,7 @@ would, printing KTAP.
                    lib/modules/RELEASE next to it, its build tree, or --modules)
   --emulator E     qemu (default): KVM with -cpu host when the host has
                    nested KVM, else TCG with -cpu max (AMD SVM);
-                   bochs: Intel VMX, slow (boot ~2 minutes)
+                   bochs: Intel VMX, slow (/init after 1 to 1.5 minutes)
   --accel A        QEMU only: auto (default), kvm or tcg
   --out DIR        results (default ./vmtest-out/KERNEL-EMULATOR):
                    console.log, results.ktap, metadata
@@ -146,7 +146,7 @@ parse_args() {
 
 # Fills TESTS with tests.list, or the --tests subset of it, in its order.
 select_tests() {
-	local name wanted
+	local name wanted filter
 	local -A listed=()
 	TESTS=()
 	while read -r name; do
@@ -156,7 +156,8 @@ select_tests() {
 			TESTS+=("$name")
 		fi
 	done <"$BINDIR/tests.list"
-	for wanted in $TEST_FILTER; do
+	read -r -a filter <<<"$TEST_FILTER"
+	for wanted in ${filter[@]+"${filter[@]}"}; do
 		[ -n "${listed[$wanted]-}" ] || usage_error "--tests: $wanted is not in $BINDIR/tests.list"
 	done
 	[ ${#TESTS[@]} -gt 0 ] || usage_error "no tests to run"
@@ -343,7 +344,7 @@ cleanup() {
 }
 
 main() {
-	local packages test_wall
+	local packages test_wall boot_failed=0 leaked=0 report_rc=0
 
 	parse_args "$@"
 	select_tests
@@ -397,19 +398,17 @@ main() {
 	"${EMULATOR}_start" "$WORK/initrd.gz" "$CMDLINE" || die $EXIT_BOOT "cannot start $EMULATOR"
 	vm_watch
 
-	KERNEL_RELEASE=$(grep -a -m1 '^vmtest: kernel ' "$STATUS_LOG" "$CONSOLE_LOG" 2>/dev/null |
-		head -n 1 | tr -d '\r' | sed 's/^.*vmtest: kernel //') || true
+	KERNEL_RELEASE=$(grep -a -h -m1 '^vmtest: kernel ' "$STATUS_LOG" "$CONSOLE_LOG" 2>/dev/null |
+		head -n 1 | tr -d '\r' | sed 's/^vmtest: kernel //') || true
 	extract_ktap
 	append_run_metadata
 	echo "vmtest: $VM_STATE after ${RUN_SECONDS}s (/init at ${BOOT_SECONDS:-never}${BOOT_SECONDS:+s}, KVM loaded at ${KVM_SECONDS:-never}${KVM_SECONDS:+s})"
 
-	local boot_failed=0 leaked=0 report_rc=0
 	if [ -z "$BOOT_SECONDS" ] || status_has 'kvm failed'; then
 		boot_failed=1
 		echo "vmtest: BOOT FAILURE: see $CONSOLE_LOG and $EMULATOR_LOG; the last lines:"
 		tail -n 15 "$CONSOLE_LOG" | tr -d '\r' | awk '{ print "  | " $0 }'
 		tail -n 5 "$EMULATOR_LOG" | awk '{ print "  | " $0 }'
-		grep -a -h '^vmtest: FATAL' "$STATUS_LOG" 2>/dev/null | tr -d '\r' || true
 	fi
 	if status_has LEAK; then
 		leaked=1
