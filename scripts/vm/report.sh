@@ -91,7 +91,8 @@ known_reason() {
 
 PASSED=0 FAILED=0 SKIPPED=0 KNOWN=0
 
-# judge NAME DIRECTIVE SUBTEST...: verdict for a test that reported "not ok".
+# judge_failure NAME DIRECTIVE SUBTEST...: verdict for a test that reported
+# "not ok", given the descriptions of the failing results it printed.
 judge_failure() {
 	local name=$1 directive=$2 reason sub unknown=()
 	shift 2
