@@ -13,11 +13,13 @@ LIBKVM_GUEST := lib/ucall_guest.c lib/string_override.c
 
 LIBKVM_x86_64 := lib/x86_64/processor.c lib/x86_64/ucall.c lib/x86_64/kvm_caps.c \
 		 lib/x86_64/tdp.c lib/x86_64/nested.c
-LIBKVM_GUEST_x86_64 := lib/x86_64/handlers.S lib/x86_64/nested_entry.S lib/x86_64/vmx.c lib/x86_64/svm.c
+LIBKVM_GUEST_x86_64 := lib/x86_64/handlers.S lib/x86_64/nested_entry.S lib/x86_64/vmx.c lib/x86_64/svm.c \
+		       lib/x86_64/nested_worker.c
 
 TEST_GEN_PROGS_x86_64 := x86_64/stats_test
 TEST_GEN_PROGS_x86_64 += x86_64/tdp_mmu_map_test
 TEST_GEN_PROGS_x86_64 += x86_64/nested_smoke_test
+TEST_GEN_PROGS_x86_64 += x86_64/nested_eager_split_test
 
 # Host-side unit tests of library pieces that need no KVM (make check).
 UNIT_TESTS := tests/unit_test

@@ -159,6 +159,15 @@ static inline void outl(uint16_t port, uint32_t val)
 	__asm__ volatile("outl %0, %1" :: "a"(val), "Nd"(port) : "memory");
 }
 
+/*
+ * L1 page-table pages that a first access to [gpa, gpa + size) through the
+ * direct map walks and no earlier access did: none when the direct map
+ * uses 1G pages (its one PDPT is walked for every stack access), else one
+ * page directory per 1G region outside the first.  Each becomes one more
+ * 4K mapping in whichever MMU runs the walk.
+ */
+uint64_t direct_map_tables(gpa_t gpa, uint64_t size);
+
 /* Segment base from the guest's GDT (needed for VMX host state). */
 uint64_t guest_tss_base(void);
 

@@ -34,8 +34,8 @@ gpa_t tdp_root_gpa(struct kvm_vm *vm, unsigned int root);
 
 /*
  * Map [l2_gpa, l2_gpa + size) to [l1_gpa, l1_gpa + size) with leaves of
- * the given level, in one root.  The L1 range must lie in one memslot that
- * exists now, and no vCPU may have run yet: KVM shadows these tables and
+ * the given level, in one root.  Every leaf must cover a memslot that
+ * exists now (it may be larger than the slot), and no vCPU may have run yet: KVM shadows these tables and
  * would not notice the host rewriting them behind its back.  Mapping one
  * L1 range at several L2 addresses makes aliases.
  */

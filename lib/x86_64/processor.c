@@ -140,6 +140,16 @@ gpa_t addr_gva2gpa(struct kvm_vm *vm, gva_t gva)
 	return gpa;
 }
 
+uint64_t direct_map_tables(gpa_t gpa, uint64_t size)
+{
+	uint64_t first = gpa / SZ_1G, last = (gpa + size - 1) / SZ_1G;
+
+	if (kvm_cpu_has(X86_FEATURE_GBPAGES) || !size)
+		return 0;
+	/* Region 0 holds L1's memory: its directory is walked already. */
+	return last - first + 1 - (first == 0);
+}
+
 static void build_direct_map(struct kvm_vm *vm)
 {
 	bool gbpages = kvm_cpu_has(X86_FEATURE_GBPAGES);

@@ -1,0 +1,146 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Host-driven L2 workers: L1 relays, L2 executes memory commands. */
+#include "ucall.h"
+#include "x86_64/nested_worker.h"
+
+#define L2_CHUNK_PAGES	512	/* an l2_call() to L1 every 2M of work */
+
+static void l2_worker_exec(struct l2_cmd *c)
+{
+	uint32_t *list = (uint32_t *)c->list;
+	uint64_t i, page, done = 0;
+
+	c->calls = 0;
+	for (i = 0; ; i++) {
+		if (c->op == L2_OP_WRITE_LIST) {
+			if (i >= c->list_len)
+				break;
+			page = list[i];
+		} else {
+			if (i >= c->nr_pages || c->op == L2_OP_NOP)
+				break;
+			page = c->first + i;
+		}
+		volatile uint64_t *p = (volatile uint64_t *)(c->gva + page * SZ_4K);
+
+		if (c->op == L2_OP_CHECK)
+			GUEST_ASSERT_MSG(*p == l2_page_value(c->tag, page),
+					 "page %lu at GVA 0x%lx: expected 0x%lx, found 0x%lx",
+					 page, (uint64_t)p, l2_page_value(c->tag, page), *p);
+		else
+			*p = l2_page_value(c->tag, page);
+
+		/* Exits to L1 along the way: L1 must resume L2 where it was. */
+		if (++done % L2_CHUNK_PAGES == 0) {
+			l2_call(done);
+			c->calls++;
+		}
+	}
+}
+
+static void l2_worker(struct l2_cmd *c, gva_t warm, gva_t list)
+{
+	uint64_t off;
+
+	/*
+	 * Fault in everything the command loop will use, the page lists
+	 * included, so that later page counts only move for test memory.
+	 */
+	*(volatile uint64_t *)warm = 1;
+	for (off = 0; off < NESTED_WORKER_LIST_MAX * sizeof(uint32_t); off += SZ_4K)
+		(void)*(volatile uint64_t *)(list + off);
+	l2_call(0);
+	for (;;) {
+		GUEST_SYNC(0);
+		l2_worker_exec(c);
+	}
+}
+
+static void l1_worker(struct nested_state *s, struct l2_cmd *c, gva_t warm, gva_t list)
+{
+	nested_l1_init(s);
+	nested_l2_start(s, l2_worker, 3, (uint64_t)c, warm, list);
+	for (;;)
+		nested_run_l2_call(s);
+}
+
+struct nested_worker *nested_worker_create(struct kvm_vm *vm, int nr_vcpus,
+					   const unsigned int *roots)
+{
+	struct nested_worker *w = calloc(1, sizeof(*w));
+	uint64_t list_pages = NESTED_WORKER_LIST_MAX * sizeof(uint32_t) / SZ_4K;
+	gpa_t cmds, warm;
+	int i;
+
+	TEST_ASSERT(w, "out of memory");
+	TEST_ASSERT(nr_vcpus > 0 && nr_vcpus <= NESTED_WORKER_MAX_VCPUS,
+		    "1 to %d worker vCPUs", NESTED_WORKER_MAX_VCPUS);
+	w->vm = vm;
+	w->nr_vcpus = nr_vcpus;
+	cmds = vm_alloc_pages(vm, DIV_ROUND_UP(nr_vcpus * sizeof(struct l2_cmd), SZ_4K));
+	w->cmds = addr_gpa2hva(vm, cmds);
+	warm = vm_alloc_pages(vm, nr_vcpus);
+
+	for (i = 0; i < nr_vcpus; i++) {
+		struct kvm_vcpu *vcpu = vm_vcpu_add(vm, l1_worker);
+		gpa_t list = vm_alloc_pages(vm, list_pages);
+
+		w->vcpus[i] = vcpu;
+		w->lists[i] = addr_gpa2hva(vm, list);
+		w->lists_gva[i] = direct_gva(list);
+		vcpu_args_set(vcpu, 4, nested_vcpu_setup(vcpu, roots ? roots[i] : 0),
+			      direct_gva(cmds + i * sizeof(struct l2_cmd)),
+			      direct_gva(warm + i * SZ_4K), w->lists_gva[i]);
+	}
+	for (i = 0; i < nr_vcpus; i++) {
+		struct ucall uc;
+
+		TEST_ASSERT_EQ(vcpu_run_ucall(w->vcpus[i], &uc), UCALL_SYNC,
+			       "first ucall from the L2 worker");
+		/* Once more through the command path, on nothing. */
+		nested_worker_run(w, i, &(struct l2_cmd){ .op = L2_OP_NOP });
+	}
+	return w;
+}
+
+void nested_worker_free(struct nested_worker *w)
+{
+	free(w);
+}
+
+uint32_t *nested_worker_list(struct nested_worker *w, int vcpu)
+{
+	return w->lists[vcpu];
+}
+
+void nested_worker_run(struct nested_worker *w, int vcpu, const struct l2_cmd *cmd)
+{
+	struct l2_cmd *c = &w->cmds[vcpu];
+	struct ucall uc;
+
+	TEST_ASSERT(cmd->op != L2_OP_WRITE_LIST || cmd->list_len <= NESTED_WORKER_LIST_MAX,
+		    "page list too long");
+	*c = *cmd;
+	if (c->op == L2_OP_WRITE_LIST)
+		c->list = w->lists_gva[vcpu];
+	TEST_ASSERT_EQ(vcpu_run_ucall(w->vcpus[vcpu], &uc), UCALL_SYNC,
+		       "ucall from the L2 worker");
+}
+
+void nested_worker_run_all(struct nested_worker *w, enum l2_op op, gva_t gva,
+			   uint64_t nr_pages, uint64_t tag)
+{
+	uint64_t slice = DIV_ROUND_UP(nr_pages, w->nr_vcpus);
+	int i;
+
+	for (i = 0; i < w->nr_vcpus; i++) {
+		uint64_t first = (uint64_t)i * slice;
+		struct l2_cmd c = {
+			.op = op, .gva = gva, .tag = tag, .first = first,
+			.nr_pages = first >= nr_pages ? 0 :
+				    (nr_pages - first < slice ? nr_pages - first : slice),
+		};
+
+		nested_worker_run(w, i, &c);
+	}
+}
