@@ -1,0 +1,283 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Splitting at KVM_CLEAR_DIRTY_LOG in manual-protect mode, on the nested
+ * MMU.  With KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2 and INITIALLY_SET, enabling
+ * logging splits nothing (kvm_mmu_slot_apply_flags returns early); CLEAR
+ * splits exactly the huge mappings that contain the pages being cleared
+ * (kvm_arch_mmu_enable_log_dirty_pt_masked -> kvm_mmu_try_split_huge_pages,
+ * shadow-MMU part): a 1G mapping becomes 2M mappings and only the 2M
+ * ranges with cleared pages go down to 4K.  Expectations come from a model
+ * of the slot's mappings, not from what KVM did.
+ */
+#include <getopt.h>
+
+#include "dirty_log.h"
+#include "kvm_util.h"
+#include "stats.h"
+#include "variant.h"
+#include "x86_64/nested_worker.h"
+#include "x86_64/processor.h"
+
+#define SLOT_A		1
+#define GPA_A		(4ULL << 30)
+#define L2_GPA_A	(16ULL << 30)
+#define PAGES_2M	512
+
+static uint64_t opt_size = 64ULL << 20;
+
+/* Mapping level of each 2M range of the slot, as the model predicts. */
+enum range_map { IN_1G, MAP_2M, MAP_4K };
+
+struct model {
+	uint64_t nr_pages;
+	uint64_t nr_ranges;	/* 2M ranges */
+	enum range_map *range;
+};
+
+struct counts {
+	int64_t c4k, c2m, c1g;
+};
+
+static void model_count(const struct model *m, struct counts *c)
+{
+	uint64_t r;
+
+	*c = (struct counts){ 0, 0, 0 };
+	for (r = 0; r < m->nr_ranges; r++) {
+		if (m->range[r] == MAP_4K)
+			c->c4k += PAGES_2M;
+		else if (m->range[r] == MAP_2M)
+			c->c2m++;
+		else if (r % PAGES_2M == 0)
+			c->c1g++;	/* one 1G mapping per 512 ranges */
+	}
+}
+
+/* What KVM must do to the mappings when these pages are cleared. */
+static void model_clear(struct model *m, const unsigned long *pages)
+{
+	uint64_t p, r;
+
+	for (p = 0; p < m->nr_pages; p++) {
+		if (!bitmap_test(pages, p))
+			continue;
+		r = p / PAGES_2M;
+		if (m->range[r] == IN_1G) {
+			uint64_t first = ALIGN_DOWN(r, PAGES_2M);
+
+			for (uint64_t i = first; i < first + PAGES_2M; i++)
+				m->range[i] = MAP_2M;
+		}
+		m->range[r] = MAP_4K;
+	}
+}
+
+struct clear_case {
+	const char *what;
+	uint64_t first;		/* first page of the CLEAR, 64-aligned */
+	uint64_t nr;		/* pages in the CLEAR, multiple of 64 */
+	uint64_t set[4];	/* pages (absolute) whose bits are set */
+	int nr_set;
+};
+
+static void run_case(struct kvm_vm *vm, struct model *m, const struct clear_case *cc)
+{
+	unsigned long *bits = bitmap_zalloc(m->nr_pages);
+	unsigned long *cleared = bitmap_zalloc(m->nr_pages);
+	struct page_stats before, after;
+	struct counts mb, ma;
+	int64_t d4k, d2m, d1g;
+	uint64_t i;
+
+	for (i = 0; i < (uint64_t)cc->nr_set; i++) {
+		/* The CLEAR bitmap is relative to its first page. */
+		bitmap_set_bit(bits, cc->set[i] - cc->first);
+		bitmap_set_bit(cleared, cc->set[i]);
+	}
+	model_count(m, &mb);
+	model_clear(m, cleared);
+	model_count(m, &ma);
+
+	vm_page_stats(vm, &before);
+	vm_dirty_log_clear(vm, SLOT_A, bits, cc->first, (uint32_t)cc->nr);
+	vm_page_stats(vm, &after);
+	d4k = (int64_t)(after.pages_4k - before.pages_4k);
+	d2m = (int64_t)(after.pages_2m - before.pages_2m);
+	d1g = (int64_t)(after.pages_1g - before.pages_1g);
+	pr_debug("CLEAR %-44s 4K %+ld 2M %+ld 1G %+ld\n", cc->what, d4k, d2m, d1g);
+	TEST_ASSERT(d4k == ma.c4k - mb.c4k && d2m == ma.c2m - mb.c2m &&
+		    d1g == ma.c1g - mb.c1g,
+		    "CLEAR of %s (pages %lu-%lu, %d set): expected the 4K/2M/1G mapping "
+		    "counts to change by %+ld/%+ld/%+ld, found %+ld/%+ld/%+ld",
+		    cc->what, cc->first, cc->first + cc->nr - 1, cc->nr_set,
+		    ma.c4k - mb.c4k, ma.c2m - mb.c2m, ma.c1g - mb.c1g, d4k, d2m, d1g);
+	free(bits);
+	free(cleared);
+}
+
+static void run_variant(void *arg)
+{
+	enum backing_type backing = *(enum backing_type *)arg;
+	bool is_1g = backing == BACKING_HUGETLB_1G;
+	uint64_t size = is_1g ? ALIGN_UP(opt_size, SZ_1G) : opt_size;
+	enum tdp_level leaf = is_1g ? TDP_1G : TDP_2M;
+	struct page_stats base, pop, on;
+	struct nested_worker *w;
+	struct model m;
+	struct counts c;
+	struct kvm_vm *vm;
+	unsigned long *all;
+	const char *why;
+	uint64_t r, last;
+
+	TEST_REQUIRE(kvm_has_manual_protect(true),
+		     "KVM lacks KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2 with INITIALLY_SET");
+	if (is_1g)
+		TEST_REQUIRE(nested_has_1g(), "no 1G pages in L1's EPT/NPT or on the host");
+	why = backing_unavailable(backing, size);
+	TEST_REQUIRE(!why, "%s", why);
+
+	vm = nested_vm_create(0);
+	vm_manual_protect_enable(vm, true);
+	vm_memslot_add(vm, SLOT_A, GPA_A, size, backing, 0);
+	why = vm_memslot_prefault(vm, SLOT_A);
+	TEST_REQUIRE(!why, "%s", why);
+	tdp_map(vm, 0, L2_GPA_A, GPA_A, size, leaf);
+
+	m.nr_pages = size / SZ_4K;
+	m.nr_ranges = m.nr_pages / PAGES_2M;
+	m.range = calloc(m.nr_ranges, sizeof(*m.range));
+	TEST_ASSERT(m.range, "out of memory");
+	for (r = 0; r < m.nr_ranges; r++)
+		m.range[r] = is_1g ? IN_1G : MAP_2M;
+
+	w = nested_worker_create(vm, 1, NULL);
+	vm_page_stats(vm, &base);
+	nested_worker_run_all(w, L2_OP_WRITE, direct_gva(L2_GPA_A), m.nr_pages, 1);
+	vm_page_stats(vm, &pop);
+	model_count(&m, &c);
+	TEST_ASSERT((int64_t)(pop.pages_2m - base.pages_2m) == c.c2m &&
+		    (int64_t)(pop.pages_1g - base.pages_1g) == c.c1g &&
+		    pop.pages_4k - base.pages_4k == direct_map_tables(L2_GPA_A, size),
+		    "populate: expected +%lu/+%ld/+%ld 4K/2M/1G mappings, found +%lu/+%lu/+%lu",
+		    direct_map_tables(L2_GPA_A, size), c.c2m, c.c1g,
+		    pop.pages_4k - base.pages_4k, pop.pages_2m - base.pages_2m,
+		    pop.pages_1g - base.pages_1g);
+
+	/* Enabling with INITIALLY_SET splits nothing and protects nothing. */
+	vm_dirty_log_enable(vm, SLOT_A);
+	vm_page_stats(vm, &on);
+	TEST_ASSERT(on.pages_4k == pop.pages_4k && on.pages_2m == pop.pages_2m &&
+		    on.pages_1g == pop.pages_1g,
+		    "enable logging with INITIALLY_SET: expected no change, found 4K/2M/1G "
+		    "%+ld/%+ld/%+ld", (int64_t)(on.pages_4k - pop.pages_4k),
+		    (int64_t)(on.pages_2m - pop.pages_2m), (int64_t)(on.pages_1g - pop.pages_1g));
+
+	{
+		/* Ranges chosen away from each other so the cases don't overlap. */
+		uint64_t r1 = 1, r2 = 3, r3 = 5;	/* 2M range numbers */
+		struct clear_case cases[] = {
+			{ "one page in a 2M range", r1 * PAGES_2M, 64,
+			  { r1 * PAGES_2M + 5 }, 1 },
+			{ "first and last page of a 2M range", r2 * PAGES_2M, PAGES_2M,
+			  { r2 * PAGES_2M, r2 * PAGES_2M + PAGES_2M - 1 }, 2 },
+			{ "a range across a 2M boundary", r3 * PAGES_2M + 448, 128,
+			  { r3 * PAGES_2M + 500, r3 * PAGES_2M + 511,
+			    r3 * PAGES_2M + 512, r3 * PAGES_2M + 523 }, 4 },
+		};
+		unsigned int i;
+
+		TEST_ASSERT(m.nr_ranges > r3 + 2, "slot too small for the CLEAR cases (-b)");
+		for (i = 0; i < ARRAY_SIZE(cases); i++)
+			run_case(vm, &m, &cases[i]);
+	}
+
+	/* L2 writes again: the split parts stay 4K while logging is on. */
+	nested_worker_run_all(w, L2_OP_WRITE, direct_gva(L2_GPA_A), m.nr_pages, 2);
+
+	/* Finally the whole slot: every mapping still huge goes to 4K. */
+	all = bitmap_zalloc(m.nr_pages);
+	bitmap_fill_range(all, 0, m.nr_pages);
+	{
+		struct clear_case whole = { "the whole slot", 0, m.nr_pages, { 0 }, 0 };
+		struct page_stats before, after;
+		struct counts mb, ma;
+
+		vm_page_stats(vm, &before);
+		model_count(&m, &mb);
+		model_clear(&m, all);
+		model_count(&m, &ma);
+		vm_dirty_log_clear(vm, SLOT_A, all, 0, (uint32_t)m.nr_pages);
+		vm_page_stats(vm, &after);
+		pr_debug("CLEAR %-44s 4K %+ld 2M %+ld 1G %+ld\n", whole.what,
+			 (int64_t)(after.pages_4k - before.pages_4k),
+			 (int64_t)(after.pages_2m - before.pages_2m),
+			 (int64_t)(after.pages_1g - before.pages_1g));
+		TEST_ASSERT((int64_t)(after.pages_4k - before.pages_4k) == ma.c4k - mb.c4k &&
+			    (int64_t)(after.pages_2m - before.pages_2m) == ma.c2m - mb.c2m &&
+			    (int64_t)(after.pages_1g - before.pages_1g) == ma.c1g - mb.c1g,
+			    "CLEAR of the whole slot: expected 4K/2M/1G %+ld/%+ld/%+ld, "
+			    "found %+ld/%+ld/%+ld", ma.c4k - mb.c4k, ma.c2m - mb.c2m,
+			    ma.c1g - mb.c1g, (int64_t)(after.pages_4k - before.pages_4k),
+			    (int64_t)(after.pages_2m - before.pages_2m),
+			    (int64_t)(after.pages_1g - before.pages_1g));
+		last = after.pages_4k - base.pages_4k;
+		TEST_ASSERT_EQ(last, m.nr_pages + direct_map_tables(L2_GPA_A, size),
+			       "4K mappings of the slot after clearing all of it");
+	}
+	free(all);
+	free(m.range);
+	nested_worker_free(w);
+	vm_free(vm);
+}
+
+static void usage(const char *name, int code)
+{
+	printf("usage: %s [-b size] [-V] [-h]\n"
+	       "  -b size  memslot size for the 2M backing (default 64M, at least 14M,\n"
+	       "           2M multiple); the 1G backing uses 1G\n"
+	       "  -V       print page count changes per CLEAR\n"
+	       "  -h       this help\n", name);
+	exit(code);
+}
+
+int main(int argc, char *argv[])
+{
+	static enum backing_type backings[] = { BACKING_HUGETLB_2M, BACKING_HUGETLB_1G };
+	char desc[128];
+	unsigned int i;
+	int opt;
+
+	while ((opt = getopt(argc, argv, "b:Vh")) != -1) {
+		switch (opt) {
+		case 'b':
+			if (parse_size(optarg, &opt_size) || opt_size < (14ULL << 20) ||
+			    !IS_ALIGNED(opt_size, SZ_2M)) {
+				fprintf(stderr, "-b: '%s' is not a 2M multiple of at least 14M\n",
+					optarg);
+				usage(argv[0], KSFT_FAIL);
+			}
+			break;
+		case 'V':
+			test_verbose = true;
+			break;
+		case 'h':
+			usage(argv[0], KSFT_PASS);
+			break;
+		default:
+			usage(argv[0], KSFT_FAIL);
+		}
+	}
+	if (optind < argc)
+		usage(argv[0], KSFT_FAIL);
+
+	ksft_print_header();
+	nested_require(false);
+	ksft_set_plan(ARRAY_SIZE(backings));
+	for (i = 0; i < ARRAY_SIZE(backings); i++) {
+		snprintf(desc, sizeof(desc), "%s %s: CLEAR splits exactly the mappings it clears",
+			 nested_vendor_name(kvm_nested_vendor()), backing_name(backings[i]));
+		variant_run(desc, run_variant, &backings[i]);
+	}
+	ksft_finished();
+}
