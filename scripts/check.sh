@@ -1,0 +1,288 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# The project's own tests (make check): host unit tests, a warnings gate, a
+# bad-input gate, and the suite in VMs on Debian's 6.12 and 6.1 kernels.
+#
+# Usage: scripts/check.sh   (or make check)
+#
+# Every stage runs even when an earlier one failed, so one run shows all
+# that is broken.  Builds and results go to $CHECK_BUILD_DIR (default
+# build/check in the repository):
+#   out/                 the build (OUTPUT=), rebuilt from scratch each time
+#   logs/                one log per stage
+#   vmtest/LABEL/        each VM run's --out directory (console.log,
+#                        results.ktap, metadata)
+# The last line of the output is "N passed, N failed, N skipped": the sum
+# of every result make check judged (unit tests, gates, VM runs).  A stage
+# that failed without a result line of its own (a build error, a VM that did
+# not boot, a kernel WARNING) counts as one failure.
+# Exit status: 0 if nothing failed, 1 otherwise.
+
+set -uo pipefail
+
+REPO=$(cd "$(dirname "$0")/.." && pwd)
+BUILD_DIR=${CHECK_BUILD_DIR:-$REPO/build/check}
+OUT=$BUILD_DIR/out
+LOGS=$BUILD_DIR/logs
+VMOUT=$BUILD_DIR/vmtest
+
+# ---- Tests that run under Bochs (Intel VMX). -----------------------------
+# Bochs needs ~1.5 minutes to boot and runs tests far slower than QEMU TCG,
+# so it gets the tests that need VMX (the nested ones) plus the two that
+# prove the library on KVM; extend this list as VMX tests are added.
+BOCHS_TESTS="stats_test tdp_mmu_map_test"
+
+# What a fresh Debian 12 machine lacks to build and run the host-side parts
+# (scripts/vmtest.sh installs the emulators itself).
+BUILD_PACKAGES="gcc make libc6-dev linux-libc-dev binutils xz-utils linux-source-6.12"
+
+# Arguments with a value that must be rejected: the placeholder in a test's
+# usage line ("[-b size]") and a value of that kind that is never valid.
+declare -A BAD_VALUES=([size]=12Q [backing]=no_such_backing)
+
+# Seconds a test binary may take to print usage or reject its options.
+OPTION_TIMEOUT=30
+
+# Make's variables from an outer "make check" must not leak into the
+# builds below, which set what they need.
+unset MAKEFLAGS MFLAGS MAKEOVERRIDES MAKELEVEL
+
+PASSED=0
+FAILED=0
+SKIPPED=0
+SUMMARY=()
+FAILURES=()
+START=$SECONDS
+
+log() {
+	echo "check: $*"
+}
+
+banner() {
+	echo
+	echo "==== check: $* ===="
+}
+
+elapsed() {
+	local s=$(($1))
+	printf '%dm%02ds' $((s / 60)) $((s % 60))
+}
+
+# summarize NAME PASSED FAILED SKIPPED NOTE
+summarize() {
+	PASSED=$((PASSED + $2))
+	FAILED=$((FAILED + $3))
+	SKIPPED=$((SKIPPED + $4))
+	SUMMARY+=("$(printf '%-34s %3d passed, %3d failed, %3d skipped  %s' "$1" "$2" "$3" "$4" "$5")")
+	[ "$3" -eq 0 ] || FAILURES+=("$1")
+}
+
+make_repo() {
+	make -C "$REPO" --no-print-directory OUTPUT="$OUT" "$@"
+}
+
+# KTAP result counts of a log: "ok", "not ok", and "ok ... # SKIP".
+ktap_counts() {
+	local log=$1 ok notok skip
+	ok=$(grep -c -E '^ok [0-9]+' "$log")
+	skip=$(grep -c -E '^ok [0-9]+ .*# [Ss][Kk][Ii][Pp]' "$log")
+	notok=$(grep -c -E '^not ok [0-9]+' "$log")
+	echo "$((ok - skip)) $notok $skip"
+}
+
+stage_deps() {
+	banner "host packages"
+	# One argument per package.
+	# shellcheck disable=SC2086
+	if ! "$REPO/scripts/deps.sh" $BUILD_PACKAGES; then
+		summarize "host packages" 0 1 0 "deps.sh failed: $BUILD_PACKAGES"
+		return 1
+	fi
+	log "build packages present: $BUILD_PACKAGES"
+}
+
+# (b) A from-scratch build of the tests, as vmtest builds them; any warning
+# of the compiler or linker fails the gate.  The unit-test build is checked
+# the same way in stage_unit.
+stage_build() {
+	local log=$LOGS/build.log t0=$SECONDS rc warnings
+
+	banner "build (warnings gate)"
+	mkdir -p "$OUT"
+	# Keep the unpacked kselftest framework, rebuild everything else.
+	find "$OUT" -mindepth 1 -maxdepth 1 ! -name ksft -exec rm -rf {} +
+	make_repo vmtest-bin 2>&1 | tee "$log"
+	rc=${PIPESTATUS[0]}
+	warnings=$(grep -c -E '(^|: )warning:' "$log")
+	if [ "$rc" -ne 0 ]; then
+		summarize "build and warnings gate" 0 1 0 "make failed (exit $rc): $log"
+	elif [ "$warnings" -ne 0 ]; then
+		log "the build printed $warnings warning(s):"
+		grep -E '(^|: )warning:' "$log" | sed 's/^/  /'
+		summarize "build and warnings gate" 0 1 0 "$warnings warning(s): $log"
+	else
+		summarize "build and warnings gate" 1 0 0 "clean, $(elapsed $((SECONDS - t0)))"
+	fi
+}
+
+# (a) Host unit tests, built with ASan and UBSan.
+stage_unit() {
+	local log=$LOGS/unit_tests.log t0=$SECONDS rc counts warnings note
+
+	banner "unit tests (host, ASan + UBSan)"
+	make_repo unit_tests 2>&1 | tee "$log"
+	rc=${PIPESTATUS[0]}
+	read -r -a counts <<<"$(ktap_counts "$log")"
+	note="exit $rc, $(elapsed $((SECONDS - t0)))"
+	warnings=$(grep -c -E '(^|: )warning:' "$log")
+	if [ "$warnings" -ne 0 ]; then
+		counts[1]=$((counts[1] + 1))
+		note="$note, $warnings build warning(s)"
+	fi
+	if [ "$rc" -ne 0 ] && [ "${counts[1]}" -eq 0 ]; then
+		counts[1]=1	# it failed without a failing result line
+		note="$note, no failing result line"
+	fi
+	summarize "unit tests (host)" "${counts[@]}" "$note: $log"
+}
+
+# (c) Every test binary, in tests.list order: -h prints usage and exits 0;
+# an unknown option, a missing argument and an invalid size or backing are
+# usage errors: non-zero exit, never a crash (signal), never a skip (4,
+# which would mean the bad value was accepted).
+option_case() {
+	local bin=$1 want=$2 want_usage=$3 out rc
+	shift 3
+	out=$(cd "$(dirname "$bin")" && timeout "$OPTION_TIMEOUT" "$bin" "$@" 2>&1 </dev/null)
+	rc=$?
+	local what="${bin##*/} $*"
+	if [ "$rc" -eq 124 ]; then
+		echo "  $what: no answer within ${OPTION_TIMEOUT}s"
+		return 1
+	elif [ "$rc" -ge 128 ]; then
+		echo "  $what: killed by signal $((rc - 128))"
+		return 1
+	elif [ "$want" = zero ] && [ "$rc" -ne 0 ]; then
+		echo "  $what: exit $rc, expected 0"
+		return 1
+	elif [ "$want" = nonzero ] && { [ "$rc" -eq 0 ] || [ "$rc" -eq 4 ]; }; then
+		echo "  $what: exit $rc, expected a usage error (non-zero, not the skip code 4)"
+		return 1
+	elif [ "$want_usage" = 1 ] && ! grep -q -i 'usage' <<<"$out"; then
+		echo "  $what: exit $rc but no usage text; it printed:"
+		head -n 5 <<<"$out" | sed 's/^/    | /'
+		return 1
+	fi
+	echo "  $what: exit $rc, ok"
+	return 0
+}
+
+stage_options() {
+	local list=$OUT/vmtest-bin/tests.list name bin ok pass=0 fail=0 usage opt arg
+	local failed_names=()
+
+	banner "bad-input gate (test options)"
+	if [ ! -f "$list" ]; then
+		summarize "bad-input gate" 0 1 0 "no $list: the build failed"
+		return
+	fi
+	while read -r name; do
+		[ -n "$name" ] || continue
+		bin=$OUT/vmtest-bin/$name
+		ok=1
+		log "$name"
+		if [ ! -x "$bin" ]; then
+			echo "  $name: missing"
+			ok=0
+		else
+			option_case "$bin" zero 1 -h || ok=0
+			option_case "$bin" nonzero 1 -@ || ok=0
+			option_case "$bin" nonzero 1 --no-such-option || ok=0
+			usage=$(cd "$(dirname "$bin")" && timeout "$OPTION_TIMEOUT" "$bin" -h 2>&1 </dev/null)
+			# Options with a value, from "[-b size]" in the usage text.
+			while read -r opt arg; do
+				[ -n "$opt" ] || continue
+				option_case "$bin" nonzero 1 "-$opt" || ok=0
+				if [ -n "${BAD_VALUES[$arg]-}" ]; then
+					option_case "$bin" nonzero 0 "-$opt" "${BAD_VALUES[$arg]}" || ok=0
+				fi
+			done < <(grep -o -E '\[-[A-Za-z] [a-z_]+\]' <<<"$usage" |
+				 sed -E 's/^\[-(.) (.*)\]$/\1 \2/' | sort -u)
+		fi
+		if [ "$ok" -eq 1 ]; then
+			pass=$((pass + 1))
+		else
+			fail=$((fail + 1))
+			failed_names+=("$name")
+		fi
+	done <"$list"
+	summarize "bad-input gate" "$pass" "$fail" 0 \
+		"one result per test binary${failed_names[*]:+; failed: ${failed_names[*]}}"
+}
+
+# (d) One VM run: run_vm LABEL KERNEL EMULATOR [TESTS]
+run_vm() {
+	local label=$1 kernel=$2 emulator=$3 tests=${4-} t0=$SECONDS
+	local dir=$VMOUT/$label log=$LOGS/vmtest-$label.log rc code counts accel args note line
+
+	banner "vmtest $label: KERNEL=$kernel EMULATOR=$emulator${tests:+ tests: $tests}"
+	args="--out $dir"
+	[ -z "$tests" ] || args="$args --tests \"$tests\""
+	make_repo vmtest KERNEL="$kernel" EMULATOR="$emulator" VMTEST_ARGS="$args" 2>&1 | tee "$log"
+	rc=${PIPESTATUS[0]}
+	# make exits 2 whatever failed; the runner's own code is in make's
+	# "*** [Makefile:N: vmtest] Error CODE" line.
+	if [ "$rc" -ne 0 ]; then
+		code=$(sed -n -E 's/^make: \*\*\* \[[^]]*: vmtest\] Error ([0-9]+)$/\1/p' "$log" | tail -n 1)
+		rc=${code:-make}
+	fi
+	accel=$(sed -n 's/^accelerator: \([^ ]*\).*/\1/p' "$dir/metadata" 2>/dev/null)
+	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$' "$log" | tail -n 1)
+	note="exit $rc"
+	case $rc in
+	0) ;;
+	1) note="$note (test failures)" ;;
+	2) note="$note (usage error or missing packages)" ;;
+	3) note="$note (boot failure)" ;;
+	4) note="$note (runner timeout)" ;;
+	5) note="$note (kernel WARNING/BUG/Oops or leaked objects)" ;;
+	make) note="make failed before the runner started" ;;
+	*) note="$note (runner error)" ;;
+	esac
+	note="$note, $(elapsed $((SECONDS - t0)))"
+	if [ -n "$line" ]; then
+		read -r -a counts <<<"$(sed -E 's/^([0-9]+) passed, ([0-9]+) failed, ([0-9]+) skipped$/\1 \2 \3/' <<<"$line")"
+	else
+		counts=(0 0 0)
+		note="$note, no closing counts"
+	fi
+	if [ "$rc" != 0 ] && [ "${counts[1]}" -eq 0 ]; then
+		counts[1]=1	# a failed run is never "0 failed"
+	fi
+	summarize "vmtest $kernel $emulator ${accel:-?}" "${counts[@]}" "$note: $dir"
+}
+
+main() {
+	mkdir -p "$LOGS" "$VMOUT"
+	log "repository $REPO, results in $BUILD_DIR"
+
+	stage_deps
+	stage_build
+	stage_unit
+	stage_options
+	run_vm 6.12-qemu 6.12 qemu
+	run_vm 6.1-qemu 6.1 qemu
+	run_vm 6.1-bochs 6.1 bochs "$BOCHS_TESTS"
+
+	banner "summary"
+	printf '%s\n' "${SUMMARY[@]}"
+	log "wall time $(elapsed $((SECONDS - START)))"
+	if [ ${#FAILURES[@]} -gt 0 ]; then
+		log "FAILED: $(printf '%s; ' "${FAILURES[@]}" | sed 's/; $//')"
+		log "logs in $LOGS"
+	fi
+	echo "$PASSED passed, $FAILED failed, $SKIPPED skipped"
+	[ "$FAILED" -eq 0 ]
+}
+
+main "$@"
