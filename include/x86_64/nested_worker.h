@@ -72,6 +72,13 @@ void nested_worker_run(struct nested_worker *w, int vcpu, const struct l2_cmd *c
 void nested_worker_run_all(struct nested_worker *w, enum l2_op op, gva_t gva,
 			   uint64_t nr_pages, uint64_t tag);
 
+/*
+ * Run cmds[i] on vCPU i, all vCPUs at once (a host thread each), and
+ * return when all are done.  L2s never wait for each other, so this is
+ * safe on emulators that don't preempt a spinning guest.
+ */
+void nested_worker_run_parallel(struct nested_worker *w, const struct l2_cmd *cmds);
+
 /* Host side of L2_OP_WRITE_LIST: the list buffer of a vCPU. */
 uint32_t *nested_worker_list(struct nested_worker *w, int vcpu);
 

@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /* Host-driven L2 workers: L1 relays, L2 executes memory commands. */
+#include <pthread.h>
+
 #include "ucall.h"
 #include "x86_64/nested_worker.h"
 
@@ -143,4 +145,33 @@ void nested_worker_run_all(struct nested_worker *w, enum l2_op op, gva_t gva,
 
 		nested_worker_run(w, i, &c);
 	}
+}
+
+struct worker_thread {
+	struct nested_worker *w;
+	int vcpu;
+	const struct l2_cmd *cmd;
+};
+
+static void *worker_thread_fn(void *arg)
+{
+	struct worker_thread *t = arg;
+
+	nested_worker_run(t->w, t->vcpu, t->cmd);
+	return NULL;
+}
+
+void nested_worker_run_parallel(struct nested_worker *w, const struct l2_cmd *cmds)
+{
+	struct worker_thread t[NESTED_WORKER_MAX_VCPUS];
+	pthread_t tid[NESTED_WORKER_MAX_VCPUS];
+	int i, r;
+
+	for (i = 0; i < w->nr_vcpus; i++) {
+		t[i] = (struct worker_thread){ w, i, &cmds[i] };
+		r = pthread_create(&tid[i], NULL, worker_thread_fn, &t[i]);
+		TEST_ASSERT(!r, "pthread_create: %s", strerror(r));
+	}
+	for (i = 0; i < w->nr_vcpus; i++)
+		pthread_join(tid[i], NULL);
 }
