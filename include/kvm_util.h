@@ -54,7 +54,6 @@ struct kvm_vcpu {
 	size_t run_size;
 	gpa_t stack_gpa;
 	uint64_t stack_size;
-	void *nested;		/* per-vCPU L1 state, owned by nested.c */
 };
 
 struct kvm_vm {

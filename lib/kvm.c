@@ -85,7 +85,6 @@ void vm_free(struct kvm_vm *vm)
 
 		munmap(vcpu->run, vcpu->run_size);
 		close(vcpu->fd);
-		free(vcpu->nested);
 		free(vcpu);
 	}
 	if (vm->stats) {

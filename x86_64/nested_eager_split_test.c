@@ -162,7 +162,7 @@ static void run_variant(void *arg)
 {
 	const struct variant *v = arg;
 	struct region a, b;
-	struct page_stats base, pop, on, wr, back, lazy0, lazy1;
+	struct page_stats base, pop, on, wr, off, back, lazy0, lazy1;
 	struct nested_worker *w;
 	struct kvm_vm *vm;
 	struct delta d;
@@ -218,6 +218,9 @@ static void run_variant(void *arg)
 			pages[i] = i;
 		check_dirty(vm, "populate with logging already on", &a, pages, a.nr_pages, 1);
 		vm_dirty_log_disable(vm, SLOT_A);
+		vm_page_stats(vm, &off);
+		d = (struct delta){ -(int64_t)a.nr_pages, 0, 0 };
+		assert_delta("disable logging on A (zap collapsible 4K mappings)", &pop, &off, &d);
 		nested_worker_run_all(w, L2_OP_WRITE, a.gva, a.nr_pages, 2);
 		nested_worker_run_all(w, L2_OP_CHECK, a.gva, a.nr_pages, 2);
 		vm_page_stats(vm, &back);
@@ -246,8 +249,14 @@ static void run_variant(void *arg)
 	assert_delta("L2 writes to A while logging", &on, &wr, &d);
 	check_dirty(vm, "L2 writes to A while logging", &a, pages, n, 3);
 
-	/* 4: logging off: the 4K mappings go, L2's next touch maps huge again. */
+	/*
+	 * 4: logging off zaps A's collapsible 4K mappings right away
+	 * (kvm_mmu_zap_collapsible_sptes), and L2's next touch maps huge again.
+	 */
 	vm_dirty_log_disable(vm, SLOT_A);
+	vm_page_stats(vm, &off);
+	d = (struct delta){ -(int64_t)a.nr_pages, 0, 0 };
+	assert_delta("disable logging on A (zap collapsible 4K mappings)", &wr, &off, &d);
 	nested_worker_run_all(w, L2_OP_WRITE, a.gva, a.nr_pages, 4);
 	nested_worker_run_all(w, L2_OP_CHECK, a.gva, a.nr_pages, 4);
 	vm_page_stats(vm, &back);
