@@ -19,15 +19,17 @@ struct knob {
 
 static struct knob knobs[MAX_KNOBS];
 static volatile int nr_knobs;
-static void (*hooks[MAX_HOOKS])(void);
+static struct {
+	void (*fn)(void);
+	pid_t owner;
+} hooks[MAX_HOOKS];
 static volatile int nr_hooks;
 static volatile sig_atomic_t restoring;
-static pid_t hooks_owner;
 
 /* Only async-signal-safe calls: this runs from signal handlers too. */
 static void knob_write_raw(const char *path, const char *val)
 {
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	int fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
 
 	if (fd < 0)
 		return;
@@ -50,9 +52,9 @@ void knobs_restore(void)
 		if (knobs[i].owner == self)
 			knob_write_raw(knobs[i].path, knobs[i].saved);
 	nr_knobs = 0;
-	if (hooks_owner == self)
-		for (i = nr_hooks - 1; i >= 0; i--)
-			hooks[i]();
+	for (i = nr_hooks - 1; i >= 0; i--)
+		if (hooks[i].owner == self)
+			hooks[i].fn();
 	nr_hooks = 0;
 	restoring = 0;
 }
@@ -85,10 +87,8 @@ void knobs_at_restore(void (*fn)(void))
 {
 	knobs_install();
 	TEST_ASSERT(nr_hooks < MAX_HOOKS, "too many restore hooks");
-	TEST_ASSERT(!nr_hooks || hooks_owner == getpid(),
-		    "restore hooks from two processes");
-	hooks_owner = getpid();
-	hooks[nr_hooks] = fn;
+	hooks[nr_hooks].fn = fn;
+	hooks[nr_hooks].owner = getpid();
 	nr_hooks = nr_hooks + 1;
 }
 

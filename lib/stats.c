@@ -59,7 +59,8 @@ int kvm_stats_parse(int fd, struct kvm_stats *st, const char **why)
 		*why = "name_size or num_desc out of range";
 		return -EINVAL;
 	}
-	if (h->id_offset < sizeof(*h) || h->desc_offset < h->id_offset + h->name_size ||
+	if (h->id_offset < sizeof(*h) ||
+	    h->desc_offset < (uint64_t)h->id_offset + h->name_size ||
 	    h->data_offset < h->desc_offset) {
 		*why = "id, descriptor and data blocks out of order or overlapping";
 		return -EINVAL;
@@ -152,7 +153,7 @@ int __kvm_stats_read(struct kvm_stats *st, const char *name, uint64_t *val)
 	if (!d)
 		return -ENOENT;
 	return pread_all(st->fd, val, sizeof(*val),
-			 (off_t)(st->header.data_offset + d->offset));
+			 (off_t)st->header.data_offset + d->offset);
 }
 
 struct kvm_stats *vm_stats(struct kvm_vm *vm)

@@ -16,11 +16,14 @@ int parse_uint(const char *str, uint64_t max, uint64_t *val)
 	if (!str || !*str)
 		return -EINVAL;
 	for (p = str; *p; p++) {
+		uint64_t d = (uint64_t)(*p - '0');
+
 		if (*p < '0' || *p > '9')
 			return -EINVAL;
-		if (v > (max - (uint64_t)(*p - '0')) / 10)
+		/* v * 10 + d <= max, without overflowing on the way. */
+		if (d > max || v > (max - d) / 10)
 			return -EINVAL;
-		v = v * 10 + (uint64_t)(*p - '0');
+		v = v * 10 + d;
 	}
 	*val = v;
 	return 0;
@@ -106,7 +109,7 @@ int file_write_str(const char *path, const char *val)
 	ssize_t n;
 	int fd, ret = 0;
 
-	fd = open(path, O_WRONLY | O_CLOEXEC);
+	fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
 	n = write(fd, val, len);
