@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Counting kernel tracepoint events from a test: a private ftrace instance
+ * (its own ring buffer and event switches, so the system-wide tracing state
+ * is never touched), removed on every exit path.
+ */
+#ifndef SELFTEST_TRACEFS_H
+#define SELFTEST_TRACEFS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct trace_instance {
+	char path[256];		/* .../tracing/instances/NAME */
+};
+
+/*
+ * Where tracefs is mounted (/sys/kernel/tracing, or the debugfs tracing
+ * directory).  When neither is, mount tracefs on /sys/kernel/tracing and
+ * unmount it at exit.  Returns NULL with a sentence in why (len bytes) if
+ * tracefs cannot be had.
+ */
+const char *tracefs_dir(char *why, size_t len);
+
+/*
+ * Create the instance NAME; it is switched off (tracing_on 0) with an empty
+ * buffer, and removed at exit by knobs_restore().  Returns NULL with a
+ * sentence in why when tracefs or ftrace instances are missing.
+ */
+struct trace_instance *trace_instance_create(const char *name, char *why, size_t len);
+
+/*
+ * Enable SYSTEM/EVENT in the instance (through knob_set(), so it is switched
+ * off again at exit).  Returns 0, -ENOENT if the kernel has no such event
+ * (e.g. its module is not loaded), or another -errno.
+ */
+int trace_event_enable(struct trace_instance *ti, const char *system, const char *event);
+
+/* Start or stop recording into the instance's buffer. */
+int trace_set_on(struct trace_instance *ti, bool on);
+
+/* Empty the instance's buffer. */
+int trace_clear(struct trace_instance *ti);
+
+/*
+ * Call fn(fields, arg) for each recorded EVENT, with fields the text the
+ * event prints after "EVENT: ".  *lost gets the number of events the
+ * buffer dropped (entries written minus entries kept).  Returns the number
+ * of events passed to fn, or -errno.
+ */
+long trace_for_each(struct trace_instance *ti, const char *event,
+		    void (*fn)(const char *fields, void *arg), void *arg,
+		    uint64_t *lost);
+
+#endif /* SELFTEST_TRACEFS_H */
