@@ -7,7 +7,7 @@
 # linux-source package into the build directory.
 
 LIBKVM := lib/variant.c lib/assert.c lib/util.c lib/backing.c lib/knobs.c lib/kvm.c \
-	  lib/memslot.c lib/stats.c lib/dirty_log.c lib/ucall.c lib/tracefs.c
+	  lib/memslot.c lib/stats.c lib/dirty_log.c lib/ucall.c lib/cgroup.c lib/tracefs.c
 # Code that runs in the guest too: built without instrumentation.
 LIBKVM_GUEST := lib/ucall_guest.c lib/string_override.c
 
