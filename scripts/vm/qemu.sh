@@ -113,8 +113,13 @@ qemu_path() {
 # qemu_start INITRD CMDLINE: starts the VM in the background, sets EMU_PID.
 qemu_start() {
 	local initrd=$1 cmdline=$2
+	local accel=$ACCEL
+	# Multi-threaded TCG has been seen to Oops the guest kernel on int3
+	# in the middle of static-key text patching (a cross-vCPU
+	# code-modification race in QEMU 7.2): one TCG thread avoids it.
+	[ "$ACCEL" != tcg ] || accel=tcg,thread=single
 	local cmd=(
-		"$QEMU" -accel "$ACCEL" -cpu "$CPU_MODEL"
+		"$QEMU" -accel "$accel" -cpu "$CPU_MODEL"
 		-m "$QEMU_MEM" -smp "$QEMU_SMP"
 		-nographic -nodefaults -no-reboot
 		-kernel "$KERNEL_IMAGE" -initrd "$initrd" -append "$cmdline"
