@@ -1,0 +1,621 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Eager splitting of nested huge mappings when L1 pages have several of
+ * them: a huge-backed slot mapped at k L2 GPAs (aliases) with huge EPT/NPT
+ * leaves, or through k EPT/NPT roots (one per vCPU), or with 4K aliases of
+ * some or all of its pages.  Each alias gives the L1 gfns one more rmap
+ * entry, so splitting allocates rmap descriptors (pte_list_desc) from the
+ * VM's split caches, which KVM tops up with mmu_lock dropped
+ * (shadow_mmu_try_split_huge_page -> topup_split_caches).  Enabling dirty
+ * logging must split every huge mapping of every alias before the ioctl
+ * returns, dirty logging must see L2's writes through every alias, and,
+ * where the kvmmmu:kvm_mmu_split_huge_page tracepoint can be read, the lock
+ * drops to top up (-EAGAIN) must be few: the descriptor cache is filled
+ * beyond the worst case of one huge page so that the descriptors a few
+ * aliases consume don't force a drop per huge page.
+ */
+#include <getopt.h>
+#include <unistd.h>
+
+#include "dirty_log.h"
+#include "kvm_util.h"
+#include "stats.h"
+#include "tracefs.h"
+#include "variant.h"
+#include "x86_64/nested_worker.h"
+#include "x86_64/processor.h"
+
+#define SLOT		1
+#define SLOT_GPA	(4ULL << 30)
+#define L2_4K_BASE	(8ULL << 30)	/* the 4K aliases */
+#define L2_HUGE_BASE	(16ULL << 30)	/* huge alias j at + j * ALIGN_UP(size, 1G) */
+
+/*
+ * KVM's split cache sizes (arch/x86/kvm/mmu/mmu.c, arch/x86/include/asm/
+ * kvm_host.h and kvm_types.h, the same in 6.1 and 6.12).  Before every
+ * split, need_topup_split_caches_or_resched() asks for SPLIT_DESC_MIN free
+ * descriptors (one per child SPTE of a huge page, plus one for the parent
+ * list) and one free shadow-page header and page; topup_split_caches()
+ * then fills the descriptor cache to SPLIT_DESC_CAPACITY and the other two
+ * to SPLIT_PAGE_CAPACITY.  A pte_list_desc holds PTE_LIST_EXT SPTEs.
+ */
+#define SPLIT_DESC_MIN		513
+#define SPLIT_DESC_CAPACITY	(SPLIT_DESC_MIN + 40)
+#define SPLIT_PAGE_CAPACITY	40
+#define PTE_LIST_EXT		14
+
+#define SPLIT_EVENT_SYSTEM	"kvmmmu"
+#define SPLIT_EVENT		"kvm_mmu_split_huge_page"
+
+enum alias_kind {
+	ALIAS_L2,	/* k L2 GPA ranges in one root, huge leaves */
+	ALIAS_ROOTS,	/* k roots, one per vCPU, same L2 GPA range, huge leaves */
+	ALIAS_SPARSE_4K,	/* one huge range, plus one page of each huge page at 4K */
+	ALIAS_DENSE_4K,	/* one huge range, plus every page at 4K */
+};
+
+struct variant {
+	enum alias_kind kind;
+	int k;			/* huge mappings of each L1 huge page */
+	enum tdp_level leaf;	/* L1's huge leaf, the size of the host pages too */
+	bool trace_required;	/* the tracepoint is what the variant is for */
+};
+
+static uint64_t opt_size = 64ULL << 20;
+static uint64_t opt_trace_size = 128ULL << 20;
+static enum backing_type opt_backing = BACKING_HUGETLB_2M;
+
+/* How L2 sees the slot: one vCPU, one L2 GPA range, huge or 4K leaves. */
+struct view {
+	int vcpu;
+	l2_gpa_t l2_gpa;
+	gva_t gva;
+};
+
+struct setup {
+	const struct variant *v;
+	enum backing_type backing;
+	uint64_t size, nr_pages;
+	uint64_t huge_size;		/* size of L1's huge leaves and host pages */
+	uint64_t nr_huge;		/* huge pages in the slot */
+	int nr_views;			/* huge views */
+	struct view views[16];
+	bool has_4k_view;
+	struct view view_4k;
+	uint32_t *pages_4k;		/* pages mapped by the 4K view */
+	uint64_t nr_pages_4k;
+	struct kvm_vm *vm;
+	struct nested_worker *w;
+	uint64_t *expect;		/* what each page of the slot holds */
+};
+
+struct delta {
+	int64_t d4k, d2m, d1g;
+};
+
+static void delta_add_huge(struct delta *d, uint64_t huge_size, int64_t n)
+{
+	if (huge_size == SZ_1G)
+		d->d1g += n;
+	else
+		d->d2m += n;
+}
+
+static void assert_delta(const char *desc, const char *phase, const struct page_stats *from,
+			 const struct page_stats *to, const struct delta *exp)
+{
+	int64_t d4k = (int64_t)(to->pages_4k - from->pages_4k);
+	int64_t d2m = (int64_t)(to->pages_2m - from->pages_2m);
+	int64_t d1g = (int64_t)(to->pages_1g - from->pages_1g);
+
+	pr_debug("%s: %-34s 4K %+ld 2M %+ld 1G %+ld\n", desc, phase, d4k, d2m, d1g);
+	TEST_ASSERT(d4k == exp->d4k && d2m == exp->d2m && d1g == exp->d1g,
+		    "%s, %s: expected the 4K/2M/1G mapping counts to change by "
+		    "%+ld/%+ld/%+ld, found %+ld/%+ld/%+ld",
+		    desc, phase, exp->d4k, exp->d2m, exp->d1g, d4k, d2m, d1g);
+}
+
+/* Run one command of the L2 worker of a view. */
+static void view_run(struct setup *s, const struct view *vw, enum l2_op op,
+		     uint64_t tag, const uint32_t *list, uint64_t n)
+{
+	struct l2_cmd c = { .op = op, .gva = vw->gva, .tag = tag };
+	uint64_t i;
+
+	if (op == L2_OP_WRITE_LIST) {
+		memcpy(nested_worker_list(s->w, vw->vcpu), list, n * sizeof(*list));
+		c.list_len = n;
+		for (i = 0; i < n; i++)
+			s->expect[list[i]] = l2_page_value(tag, list[i]);
+	} else {
+		c.nr_pages = s->nr_pages;
+		if (op == L2_OP_WRITE)
+			for (i = 0; i < s->nr_pages; i++)
+				s->expect[i] = l2_page_value(tag, i);
+	}
+	nested_worker_run(s->w, vw->vcpu, &c);
+}
+
+/*
+ * L2 writes the whole slot through every huge view and its pages through
+ * the 4K view.  Writes, not reads: on NPT (which has dirty bits) a read
+ * through a clean gpte records the mapping without write access
+ * (FNAME(protect_clean_gpte)), and that different access would give the
+ * alias split pages of its own.  Every view maps page i of its range to
+ * page i of the slot, so the values (tag ^ page) agree across views.
+ */
+static void touch_all_views(struct setup *s, uint64_t tag)
+{
+	int j;
+
+	for (j = 0; j < s->nr_views; j++)
+		view_run(s, &s->views[j], L2_OP_WRITE, tag, NULL, 0);
+	if (s->has_4k_view)
+		view_run(s, &s->view_4k, L2_OP_WRITE_LIST, tag, s->pages_4k, s->nr_pages_4k);
+	/* And read through the first what the last wrote. */
+	view_run(s, &s->views[0], L2_OP_CHECK, tag, NULL, 0);
+}
+
+/*
+ * After L2 wrote the listed pages: the host sees the values, and the dirty
+ * bitmap (in L1 GPA terms) holds exactly those pages, whichever alias each
+ * write went through.
+ */
+static void check_dirty(struct setup *s, const char *desc, const unsigned long *written,
+			uint64_t nr_written)
+{
+	unsigned long *bitmap = bitmap_zalloc(s->nr_pages);
+	char *hva = vm_memslot(s->vm, SLOT)->hva;
+	uint64_t i, missing = 0, extra = 0, first_bad = ~0ULL;
+
+	for (i = 0; i < s->nr_pages; i++) {
+		uint64_t v = *(uint64_t *)(hva + i * SZ_4K);
+
+		TEST_ASSERT(v == s->expect[i],
+			    "%s, L2 writes through every alias: page %lu of the slot holds 0x%lx "
+			    "on the host, expected 0x%lx", desc, i, v, s->expect[i]);
+	}
+	vm_dirty_log_get(s->vm, SLOT, bitmap);
+	for (i = 0; i < s->nr_pages; i++) {
+		bool d = bitmap_test(bitmap, i), wr = bitmap_test(written, i);
+
+		if (d != wr && first_bad == ~0ULL)
+			first_bad = i;
+		missing += wr && !d;
+		extra += d && !wr;
+	}
+	TEST_ASSERT(!missing && !extra,
+		    "%s, L2 writes through every alias: %lu written pages not reported dirty, "
+		    "%lu unwritten pages reported dirty (first mismatch: page %lu), of %lu written",
+		    desc, missing, extra, first_bad, nr_written);
+	free(bitmap);
+}
+
+/* kvmmmu:kvm_mmu_split_huge_page events, by result. */
+struct split_events {
+	uint64_t ok[4];		/* successful splits, by level of the huge SPTE */
+	uint64_t eagain;	/* mmu_lock dropped to top up or reschedule */
+	uint64_t other;		/* any other error (-ENOSPC, -ENOMEM) */
+	int other_errno;
+	uint64_t unparsed;
+};
+
+static void split_event(const char *fields, void *arg)
+{
+	struct split_events *e = arg;
+	unsigned long long gfn, spte;
+	int level, err;
+
+	if (sscanf(fields, "gfn %llx spte %llx level %d errno %d", &gfn, &spte, &level,
+		   &err) != 4 || level < 1 || level > 3) {
+		e->unparsed++;
+		return;
+	}
+	if (!err) {
+		e->ok[level]++;
+	} else if (err == -EAGAIN) {
+		e->eagain++;
+	} else {
+		e->other++;
+		e->other_errno = err;
+	}
+}
+
+/*
+ * How much the split consumes from the caches, per L1 huge page of the
+ * slot, derived from shadow_mmu_split_huge_page():
+ * - New shadow pages: the huge SPTEs of all aliases with the same EPT/NPT
+ *   permissions share one direct shadow page per L1 huge page
+ *   (shadow_mmu_get_sp_for_split() looks it up by gfn and role, and the
+ *   role does not depend on the alias), and a 1G one gets 512 more below
+ *   it for its 2M children.
+ * - Descriptors: linking that shared page under k parents puts k entries
+ *   in its parent list (mmu_page_add_parent_pte), a list once it has two:
+ *   DIV_ROUND_UP(k, PTE_LIST_EXT) descriptors for k >= 2.  A 4K child
+ *   whose gfn is already mapped at 4K by a 4K alias puts a second entry in
+ *   that gfn's rmap: one descriptor.
+ */
+static void split_consumption(const struct setup *s, uint64_t *sps, uint64_t *descs)
+{
+	const struct variant *v = s->v;
+	uint64_t per_page = s->huge_size == SZ_1G ? 1 + 512 : 1;
+
+	*sps = s->nr_huge * per_page;
+	*descs = 0;
+	if (v->k >= 2)
+		*descs += s->nr_huge * DIV_ROUND_UP(v->k, PTE_LIST_EXT);
+	*descs += s->nr_pages_4k;
+}
+
+static void check_split_events(struct setup *s, const char *desc,
+			       const struct split_events *e, uint64_t lost)
+{
+	uint64_t sps, descs, refills, bound;
+	int level = s->huge_size == SZ_1G ? 3 : 2;
+
+	TEST_ASSERT(!lost, "%s: the trace buffer dropped %lu events", desc, lost);
+	TEST_ASSERT(!e->unparsed, "%s: %lu %s events could not be parsed", desc,
+		    e->unparsed, SPLIT_EVENT);
+	TEST_ASSERT(!e->other, "%s, enable dirty logging: %lu splits failed, the last "
+		    "with errno %d (expected only 0 and -EAGAIN)", desc, e->other, e->other_errno);
+	/*
+	 * Each huge SPTE of each alias is split once, successfully; a 1G one
+	 * leaves 512 2M SPTEs in the shared split page, each split once.
+	 */
+	TEST_ASSERT(e->ok[level] == s->v->k * s->nr_huge,
+		    "%s, enable dirty logging: expected %lu successful splits of %s SPTEs "
+		    "(every alias's mapping of every huge page, once), found %lu",
+		    desc, s->v->k * s->nr_huge, tdp_level_name(level), e->ok[level]);
+	if (level == 3)
+		TEST_ASSERT(e->ok[2] == s->nr_huge * 512,
+			    "%s, enable dirty logging: expected %lu successful splits of the 2M "
+			    "SPTEs made from the 1G ones, found %lu", desc, s->nr_huge * 512, e->ok[2]);
+
+	split_consumption(s, &sps, &descs);
+	ksft_print_msg("%s: %lu huge SPTEs split, %lu mmu_lock drops (-EAGAIN); "
+		       "%lu new shadow pages, %lu descriptors consumed\n",
+		       desc, e->ok[1] + e->ok[2] + e->ok[3], e->eagain, sps, descs);
+	if (s->v->kind == ALIAS_DENSE_4K) {
+		/*
+		 * 512 descriptors per huge page leave 553 - 512 < 513 in the
+		 * cache: a top-up before every huge page is the design here.
+		 */
+		return;
+	}
+	/*
+	 * The caches start empty, so the first split drops the lock once to
+	 * fill them.  After that the header and page caches (40 each, one
+	 * taken per new shadow page) run dry every 40 new shadow pages, and
+	 * the descriptor cache (553, topped up when below 513) every 40
+	 * descriptors: at most 1 + DIV_ROUND_UP(sps, 40) + DIV_ROUND_UP(descs,
+	 * 40) top-ups.  need_resched() and lock contention may add drops the
+	 * test does not control; allow 4 + 1/8 of the L1 huge pages for them.
+	 * A descriptor cache filled only to its minimum drops the lock before
+	 * almost every split once a descriptor was consumed: about one drop per
+	 * descriptor, at least the number of L1 huge pages here.
+	 */
+	refills = 1 + DIV_ROUND_UP(sps, SPLIT_PAGE_CAPACITY) +
+		  DIV_ROUND_UP(descs, SPLIT_DESC_CAPACITY - SPLIT_DESC_MIN);
+	bound = refills + 4 + s->nr_huge / 8;
+	TEST_ASSERT(e->eagain <= bound,
+		    "%s, enable dirty logging: mmu_lock dropped %lu times to top up the split "
+		    "caches (-EAGAIN) for %lu huge pages; expected at most %lu (%lu top-ups "
+		    "for %lu new shadow pages and %lu descriptors, 40 per top-up, plus slack)",
+		    desc, e->eagain, s->nr_huge, bound, refills, sps, descs);
+}
+
+struct trace_ctx {
+	struct trace_instance *ti;
+	char why[256];
+};
+
+static void trace_setup(struct trace_ctx *t)
+{
+	char name[64];
+	int ret;
+
+	snprintf(name, sizeof(name), "kvm_split_alias_%d", getpid());
+	t->ti = trace_instance_create(name, t->why, sizeof(t->why));
+	if (!t->ti)
+		return;
+	ret = trace_event_enable(t->ti, SPLIT_EVENT_SYSTEM, SPLIT_EVENT);
+	if (ret) {
+		snprintf(t->why, sizeof(t->why), "cannot enable %s:%s: %s%s", SPLIT_EVENT_SYSTEM,
+			 SPLIT_EVENT, strerror(-ret),
+			 ret == -ENOENT ? " (the event exists since Linux 5.18)" : "");
+		t->ti = NULL;
+	}
+}
+
+static void region_setup(struct setup *s, const struct variant *v)
+{
+	uint64_t stride, i;
+	unsigned int roots[NESTED_WORKER_MAX_VCPUS] = { 0 };
+	const char *why;
+	int j;
+
+	s->v = v;
+	s->backing = v->leaf == TDP_1G ? BACKING_HUGETLB_1G : opt_backing;
+	s->huge_size = tdp_level_size(v->leaf);
+	s->size = v->leaf == TDP_1G ? SZ_1G :
+		  v->kind == ALIAS_SPARSE_4K ? opt_trace_size : opt_size;
+	s->nr_pages = s->size / SZ_4K;
+	s->nr_huge = s->size / s->huge_size;
+	if (v->leaf == TDP_1G)
+		TEST_REQUIRE(nested_has_1g(), "no 1G pages in L1's EPT/NPT or on the host");
+	why = backing_unavailable(s->backing, s->size);
+	TEST_REQUIRE(!why, "%s", why);
+
+	s->vm = nested_vm_create(0);
+	vm_memslot_add(s->vm, SLOT, SLOT_GPA, s->size, s->backing, 0);
+	why = vm_memslot_prefault(s->vm, SLOT);
+	TEST_REQUIRE(!why, "%s", why);
+
+	stride = ALIGN_UP(s->size, SZ_1G);
+	s->nr_views = v->kind == ALIAS_L2 || v->kind == ALIAS_ROOTS ? v->k : 1;
+	TEST_ASSERT(s->nr_views <= (int)ARRAY_SIZE(s->views), "too many aliases");
+	for (j = 0; j < s->nr_views; j++) {
+		struct view *vw = &s->views[j];
+
+		vw->vcpu = v->kind == ALIAS_ROOTS ? j : 0;
+		vw->l2_gpa = L2_HUGE_BASE + (v->kind == ALIAS_L2 ? j * stride : 0);
+		vw->gva = direct_gva(vw->l2_gpa);
+		if (v->kind == ALIAS_ROOTS)
+			roots[j] = j ? tdp_root_add(s->vm) : 0;
+		tdp_map(s->vm, v->kind == ALIAS_ROOTS ? roots[j] : 0, vw->l2_gpa, SLOT_GPA,
+			s->size, v->leaf);
+	}
+
+	s->has_4k_view = v->kind == ALIAS_SPARSE_4K || v->kind == ALIAS_DENSE_4K;
+	if (s->has_4k_view) {
+		s->view_4k = (struct view){ 0, L2_4K_BASE, direct_gva(L2_4K_BASE) };
+		s->pages_4k = calloc(s->nr_pages, sizeof(*s->pages_4k));
+		TEST_ASSERT(s->pages_4k, "out of memory");
+		/*
+		 * Sparse: one odd page of each huge page (the huge views write
+		 * even pages in the dirty phase, so every written page is
+		 * written through one alias).  Dense: every page, the worst
+		 * case the descriptor cache's minimum is sized for.
+		 */
+		for (i = 0; i < s->nr_pages; i++) {
+			uint64_t per = s->huge_size / SZ_4K;
+
+			if (v->kind == ALIAS_SPARSE_4K &&
+			    i % per != 2 * ((i / per) * 37 % (per / 2)) + 1)
+				continue;
+			s->pages_4k[s->nr_pages_4k++] = i;
+			tdp_map(s->vm, 0, L2_4K_BASE + i * SZ_4K, SLOT_GPA + i * SZ_4K, SZ_4K, TDP_4K);
+		}
+	}
+
+	s->expect = calloc(s->nr_pages, sizeof(*s->expect));
+	TEST_ASSERT(s->expect, "out of memory");
+	s->w = nested_worker_create(s->vm, v->kind == ALIAS_ROOTS ? v->k : 1,
+				    v->kind == ALIAS_ROOTS ? roots : NULL);
+}
+
+static const char *variant_desc(const struct variant *v, char *buf, size_t len)
+{
+	const char *vendor = nested_vendor_name(kvm_nested_vendor());
+
+	switch (v->kind) {
+	case ALIAS_L2:
+		snprintf(buf, len, "%s %d L2 aliases, %s leaves", vendor, v->k,
+			 tdp_level_name(v->leaf));
+		break;
+	case ALIAS_ROOTS:
+		snprintf(buf, len, "%s %d vCPUs with distinct EPT/NPT roots, %s leaves", vendor,
+			 v->k, tdp_level_name(v->leaf));
+		break;
+	case ALIAS_SPARSE_4K:
+		snprintf(buf, len, "%s one 4K alias per %s page: few mmu_lock drops to top up "
+			 "(tracepoint)", vendor, tdp_level_name(v->leaf));
+		break;
+	case ALIAS_DENSE_4K:
+		snprintf(buf, len, "%s 4K aliases of every page, %s leaves", vendor,
+			 tdp_level_name(v->leaf));
+		break;
+	}
+	return buf;
+}
+
+static void run_variant(void *arg)
+{
+	const struct variant *v = arg;
+	struct setup s = { 0 };
+	struct page_stats base, pop, on, wr, back;
+	struct split_events ev = { 0 };
+	struct trace_ctx t = { 0 };
+	unsigned long *written;
+	uint64_t i, nr_written = 0, lost = 0;
+	struct delta d;
+	char desc[160];
+	uint32_t *list;
+	long n;
+	int j;
+
+	variant_desc(v, desc, sizeof(desc));
+	trace_setup(&t);
+	if (v->trace_required)
+		TEST_REQUIRE(t.ti, "%s", t.why);
+	region_setup(&s, v);
+	vm_page_stats(s.vm, &base);
+
+	/* 1: L2 maps the slot through every view. */
+	touch_all_views(&s, 1);
+	vm_page_stats(s.vm, &pop);
+	d = (struct delta){ s.nr_pages_4k, 0, 0 };
+	/*
+	 * L2's first touch of a range walks L1 page tables of the direct map
+	 * that nothing walked before; views of the same L2 range in other
+	 * roots reach them through the same shared shadow pages of L1's
+	 * memory, so they count once.
+	 */
+	for (j = 0; j < (v->kind == ALIAS_ROOTS ? 1 : s.nr_views); j++)
+		d.d4k += direct_map_tables(s.views[j].l2_gpa, s.size);
+	if (s.has_4k_view)
+		d.d4k += direct_map_tables(L2_4K_BASE, s.size);
+	delta_add_huge(&d, s.huge_size, v->k * s.nr_huge);
+	assert_delta(desc, "populate (huge mappings of every alias)", &base, &pop, &d);
+
+	/*
+	 * 2: enabling logging splits every huge mapping of every alias.  How
+	 * many 4K mappings that makes: the huge SPTEs of aliases with the same
+	 * permissions all split into one direct shadow page per L1 huge page
+	 * (shadow_mmu_get_sp_for_split() finds the one the first alias
+	 * created; shadow_mmu_split_huge_page() skips its present SPTEs and
+	 * only links it under the next alias), so the 4K count grows by the
+	 * slot's pages once, not once per alias; the huge counts drop by
+	 * every alias's mappings.  (Aliases whose EPT/NPT permissions differ
+	 * would each get their own split pages: k x the slot's pages.)  4K
+	 * aliases keep their own 4K mappings.
+	 */
+	if (t.ti) {
+		TEST_ASSERT(!trace_clear(t.ti) && !trace_set_on(t.ti, true),
+			    "starting the trace instance");
+	}
+	vm_dirty_log_enable(s.vm, SLOT);
+	if (t.ti) {
+		TEST_ASSERT(!trace_set_on(t.ti, false), "stopping the trace instance");
+		n = trace_for_each(t.ti, SPLIT_EVENT, split_event, &ev, &lost);
+		TEST_ASSERT(n >= 0, "reading the trace instance: %s", strerror((int)-n));
+	}
+	vm_page_stats(s.vm, &on);
+	d = (struct delta){ s.nr_pages, 0, 0 };
+	delta_add_huge(&d, s.huge_size, -(int64_t)(v->k * s.nr_huge));
+	assert_delta(desc, "enable dirty logging (eager split)", &pop, &on, &d);
+	if (t.ti)
+		check_split_events(&s, desc, &ev, lost);
+	else
+		ksft_print_msg("%s: tracepoint checks not run: %s\n", desc, t.why);
+
+	/*
+	 * 3: L2 writes even pages through the huge views, view j every
+	 * (6k)th from page 2j, and odd pages through the 4K view: each of them
+	 * must be dirty in L1 GPA terms, nothing else, and nothing merges
+	 * back.
+	 */
+	written = bitmap_zalloc(s.nr_pages);
+	list = calloc(s.nr_pages, sizeof(*list));
+	TEST_ASSERT(list, "out of memory");
+	for (j = 0; j < s.nr_views; j++) {
+		uint64_t nr = 0;
+
+		for (i = 2 * j; i < s.nr_pages; i += 2 * s.nr_views * 3)
+			list[nr++] = i;
+		view_run(&s, &s.views[j], L2_OP_WRITE_LIST, 2, list, nr);
+		for (i = 0; i < nr; i++)
+			bitmap_set_bit(written, list[i]);
+		nr_written += nr;
+	}
+	if (s.has_4k_view) {
+		uint64_t nr = 0;
+
+		for (i = 0; i < s.nr_pages_4k; i++)
+			if (s.pages_4k[i] % 2 && (v->kind == ALIAS_SPARSE_4K || i % 6 == 1))
+				list[nr++] = s.pages_4k[i];
+		view_run(&s, &s.view_4k, L2_OP_WRITE_LIST, 2, list, nr);
+		for (i = 0; i < nr; i++)
+			bitmap_set_bit(written, list[i]);
+		nr_written += nr;
+	}
+	vm_page_stats(s.vm, &wr);
+	d = (struct delta){ 0, 0, 0 };
+	assert_delta(desc, "L2 writes through every alias", &on, &wr, &d);
+	check_dirty(&s, desc, written, nr_written);
+
+	/*
+	 * 4: logging off: KVM zaps the 4K mappings made by the split
+	 * (kvm_mmu_zap_collapsible_sptes), and each alias's next access maps
+	 * it huge again, in place of its link to the shared split page.
+	 */
+	vm_dirty_log_disable(s.vm, SLOT);
+	touch_all_views(&s, 3);
+	vm_page_stats(s.vm, &back);
+	d = (struct delta){ 0, 0, 0 };
+	assert_delta(desc, "logging off, L2 touches every alias (back to populated)",
+		     &pop, &back, &d);
+
+	free(list);
+	free(written);
+	free(s.expect);
+	free(s.pages_4k);
+	nested_worker_free(s.w);
+	vm_free(s.vm);
+}
+
+static void usage(const char *name, int code)
+{
+	printf("usage: %s [-b size] [-t size] [-s backing] [-V] [-h]\n"
+	       "  -b size     slot size of the 2M-leaf alias variants (default 64M,\n"
+	       "              a 2M multiple)\n"
+	       "  -t size     slot size of the sparse 4K alias (tracepoint) variant\n"
+	       "              (default 128M, a 2M multiple of at least 32M)\n"
+	       "  -s backing  host memory of the 2M-leaf variants: hugetlb2m (default)\n"
+	       "              or thp; the 1G-leaf variant uses hugetlb1g\n"
+	       "  -V          print page count changes per phase\n"
+	       "  -h          this help\n", name);
+	exit(code);
+}
+
+int main(int argc, char *argv[])
+{
+	static const struct variant vs[] = {
+		{ ALIAS_L2, 2, TDP_2M, false },
+		{ ALIAS_L2, 4, TDP_2M, false },
+		{ ALIAS_L2, 16, TDP_2M, false },
+		{ ALIAS_ROOTS, 4, TDP_2M, false },
+		{ ALIAS_L2, 2, TDP_1G, false },
+		{ ALIAS_SPARSE_4K, 1, TDP_2M, true },
+		{ ALIAS_DENSE_4K, 1, TDP_2M, false },
+	};
+	char desc[160];
+	unsigned int i;
+	int opt;
+
+	while ((opt = getopt(argc, argv, "b:t:s:Vh")) != -1) {
+		switch (opt) {
+		case 'b':
+			if (parse_size(optarg, &opt_size) || !opt_size ||
+			    !IS_ALIGNED(opt_size, SZ_2M) || opt_size > SZ_1G) {
+				fprintf(stderr, "-b: '%s' is not a size in 2M multiples up to 1G\n",
+					optarg);
+				usage(argv[0], KSFT_FAIL);
+			}
+			break;
+		case 't':
+			if (parse_size(optarg, &opt_trace_size) || opt_trace_size < (32ULL << 20) ||
+			    !IS_ALIGNED(opt_trace_size, SZ_2M) || opt_trace_size > SZ_1G) {
+				fprintf(stderr, "-t: '%s' is not a size in 2M multiples from 32M to 1G\n",
+					optarg);
+				usage(argv[0], KSFT_FAIL);
+			}
+			break;
+		case 's':
+			if (backing_parse(optarg, &opt_backing) ||
+			    (opt_backing != BACKING_HUGETLB_2M && opt_backing != BACKING_THP)) {
+				fprintf(stderr, "-s: '%s' is not hugetlb2m or thp\n", optarg);
+				usage(argv[0], KSFT_FAIL);
+			}
+			break;
+		case 'V':
+			test_verbose = true;
+			break;
+		case 'h':
+			usage(argv[0], KSFT_PASS);
+			break;
+		default:
+			usage(argv[0], KSFT_FAIL);
+		}
+	}
+	if (optind < argc)
+		usage(argv[0], KSFT_FAIL);
+
+	ksft_print_header();
+	nested_require(false);
+	ksft_set_plan(ARRAY_SIZE(vs));
+	for (i = 0; i < ARRAY_SIZE(vs); i++)
+		variant_run(variant_desc(&vs[i], desc, sizeof(desc)), run_variant,
+			    (void *)&vs[i]);
+	ksft_finished();
+}
