@@ -21,6 +21,7 @@ TEST_GEN_PROGS_x86_64 += x86_64/tdp_mmu_map_test
 TEST_GEN_PROGS_x86_64 += x86_64/nested_smoke_test
 TEST_GEN_PROGS_x86_64 += x86_64/nested_eager_split_test
 TEST_GEN_PROGS_x86_64 += x86_64/nested_split_alias_test
+TEST_GEN_PROGS_x86_64 += x86_64/nested_split_cache_leak_test
 TEST_GEN_PROGS_x86_64 += x86_64/nested_clear_split_test
 TEST_GEN_PROGS_x86_64 += x86_64/nested_dirty_exact_test
 

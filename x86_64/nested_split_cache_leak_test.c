@@ -1,0 +1,304 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The split caches are freed when a VM is destroyed.  Splitting a nested
+ * huge page fills three per-VM caches (kvm->arch.split_desc_cache of
+ * pte_list_desc rmap descriptors, split_page_header_cache of shadow-page
+ * headers, split_shadow_page_cache of page-table pages; topup_split_caches
+ * in arch/x86/kvm/mmu/mmu.c), which nothing empties until
+ * kvm_mmu_uninit_vm() frees them at VM destruction: also when the VM dies
+ * with dirty logging still on (freeing them only when logging is switched
+ * off would leak).  The objects are charged to the memory cgroup of the
+ * process that made the VM, so the test runs many VM lifetimes in a cgroup
+ * of its own, each splitting nested huge pages, and checks that the
+ * cgroup's kernel memory does not grow with the number of lifetimes.
+ */
+#include <getopt.h>
+#include <unistd.h>
+
+#include "cgroup.h"
+#include "dirty_log.h"
+#include "kvm_util.h"
+#include "stats.h"
+#include "variant.h"
+#include "x86_64/nested_worker.h"
+#include "x86_64/processor.h"
+
+#define SLOT		1
+#define SLOT_GPA	(4ULL << 30)
+#define L2_GPA		(16ULL << 30)	/* alias j at + j GiB */
+#define WARMUP		2
+
+/*
+ * The caches' sizes (mmu.c, kvm_host.h, kvm_types.h; the same in 6.1 and
+ * 6.12): topup_split_caches() fills the descriptor cache to 513 + 40
+ * (SPLIT_DESC_CACHE_MIN_NR_OBJECTS + KVM_ARCH_NR_OBJS_PER_MEMORY_CACHE)
+ * whenever it holds fewer than 513 before a split, and the header and
+ * page caches to 40 when they are empty.  A pte_list_desc is 128 bytes
+ * (a next pointer, two counts and 14 SPTE pointers).
+ */
+#define DESC_CACHE_MIN		513
+#define DESC_CACHE_CAPACITY	(DESC_CACHE_MIN + 40)
+#define PAGE_CACHE_CAPACITY	40
+#define DESC_SIZE		128
+
+struct variant {
+	const char *name;
+	int nr_aliases;		/* L2 GPA ranges mapping the slot, 2M leaves */
+	bool disable_first;	/* switch dirty logging off before destruction */
+};
+
+static uint64_t opt_size = 8ULL << 20;
+static uint64_t opt_lifetimes = 16;
+static enum backing_type opt_backing = BACKING_HUGETLB_2M;
+
+/*
+ * One VM lifetime: L2 writes the slot through each alias (huge nested
+ * mappings), enabling dirty logging splits them all, which fills the
+ * caches, and the VM is destroyed.
+ */
+static void lifetime(const struct variant *v, uint64_t n)
+{
+	uint64_t nr_pages = opt_size / SZ_4K, nr_huge = opt_size / SZ_2M;
+	struct page_stats pop, on;
+	struct nested_worker *w;
+	struct kvm_vm *vm;
+	const char *why;
+	int j;
+
+	vm = nested_vm_create(0);
+	vm_memslot_add(vm, SLOT, SLOT_GPA, opt_size, opt_backing, 0);
+	why = vm_memslot_prefault(vm, SLOT);
+	TEST_REQUIRE(!why, "lifetime %lu: %s", n, why);
+	for (j = 0; j < v->nr_aliases; j++)
+		tdp_map(vm, 0, L2_GPA + j * SZ_1G, SLOT_GPA, opt_size, TDP_2M);
+	w = nested_worker_create(vm, 1, NULL);
+	for (j = 0; j < v->nr_aliases; j++)
+		nested_worker_run_all(w, L2_OP_WRITE, direct_gva(L2_GPA + j * SZ_1G), nr_pages, n);
+	vm_page_stats(vm, &pop);
+
+	vm_dirty_log_enable(vm, SLOT);
+	vm_page_stats(vm, &on);
+	/* Without a split nothing filled the caches and there is nothing to leak. */
+	TEST_ASSERT(pop.pages_2m - on.pages_2m == v->nr_aliases * nr_huge &&
+		    on.pages_4k - pop.pages_4k == nr_pages,
+		    "lifetime %lu, enable dirty logging: expected %lu 2M mappings split into "
+		    "%lu 4K ones, found 2M %+ld, 4K %+ld", n, v->nr_aliases * nr_huge, nr_pages,
+		    (int64_t)(on.pages_2m - pop.pages_2m), (int64_t)(on.pages_4k - pop.pages_4k));
+
+	if (v->disable_first)
+		vm_dirty_log_disable(vm, SLOT);
+	nested_worker_free(w);
+	vm_free(vm);
+}
+
+/* Object size of a slab cache from SLUB's sysfs, or 0 when unknown. */
+static uint64_t slab_object_size(const char *cache)
+{
+	char path[128], buf[32];
+
+	snprintf(path, sizeof(path), "/sys/kernel/slab/%s/object_size", cache);
+	if (file_read_str(path, buf, sizeof(buf)) <= 0)
+		return 0;
+	return strtoull(buf, NULL, 10);
+}
+
+/*
+ * kvm_create_vm() and kvm_destroy_vm() switch the preempt-notifier static
+ * key on and off (preempt_notifier_inc/dec) when the VM is the only one:
+ * every lifetime would live-patch the scheduler twice, and under QEMU TCG
+ * another vCPU occasionally executes the int3 of that patching after it
+ * completed (seen as "Oops: int3" in __schedule).  An idle VM with a vCPU
+ * (which also holds the lapic's deferred static keys) kept for the whole
+ * run keeps the keys on; it is created before the test enters its cgroup,
+ * so it is not in the measurement.
+ */
+static struct kvm_vm *static_keys_hold(void)
+{
+	struct kvm_vm *vm = vm_create(0);
+
+	vm_vcpu_add(vm, NULL);
+	return vm;
+}
+
+struct sample {
+	uint64_t kernel, slab, current;
+};
+
+static void sample_read(struct memcg *cg, struct sample *s)
+{
+	static const char *const keys[] = { "kernel", "slab_unreclaimable" };
+	uint64_t vals[2];
+
+	memcg_stat_read(cg, keys, vals, 2);
+	s->kernel = vals[0];
+	s->slab = vals[1];
+	s->current = memcg_current(cg);
+}
+
+/* Least-squares slope of y over x = 0..n-1, in y units per step. */
+static double slope(const double *y, uint64_t n)
+{
+	double mx = (n - 1) / 2.0, my = 0, num = 0, den = 0;
+	uint64_t i;
+
+	for (i = 0; i < n; i++)
+		my += y[i] / n;
+	for (i = 0; i < n; i++) {
+		num += (i - mx) * (y[i] - my);
+		den += (i - mx) * (i - mx);
+	}
+	return den ? num / den : 0;
+}
+
+static void run_variant(void *arg)
+{
+	const struct variant *v = arg;
+	uint64_t hdr = slab_object_size("kvm_mmu_page_header");
+	uint64_t footprint_min, footprint_max, limit, i, n = opt_lifetimes;
+	double *kernel, *slab, *cur, growth, growth_slab, growth_cur;
+	struct sample base, s;
+	struct kvm_vm *idle;
+	struct memcg *cg;
+	char name[64], why[256];
+	const char *reason;
+	int ret;
+
+	reason = backing_unavailable(opt_backing, opt_size);
+	TEST_REQUIRE(!reason, "%s", reason);
+	idle = static_keys_hold();
+	snprintf(name, sizeof(name), "kvm_split_cache_leak_%d", getpid());
+	cg = memcg_create(name, why, sizeof(why));
+	TEST_REQUIRE(cg, "%s", why);
+	ret = memcg_enter(cg);
+	TEST_ASSERT(!ret, "moving the test into the cgroup %s: %s", cg->path, strerror(-ret));
+
+	/*
+	 * What one VM's caches hold once a split filled them: at most 553
+	 * descriptors, 40 headers and 40 pages; at least the 513 descriptors
+	 * topped up before the last split minus the one it may have used
+	 * (these VMs consume at most one descriptor per split).
+	 */
+	footprint_max = DESC_CACHE_CAPACITY * DESC_SIZE + PAGE_CACHE_CAPACITY * (hdr + SZ_4K);
+	footprint_min = (DESC_CACHE_MIN - 1) * DESC_SIZE;
+	limit = footprint_min / 4;
+	ksft_print_msg("%s: one VM's split caches hold %lu to %lu KiB (%d-%d descriptors of "
+		       "%d B, up to %d shadow pages of 4 KiB + %lu B headers); allowed growth "
+		       "%lu KiB per lifetime\n", v->name, footprint_min >> 10, footprint_max >> 10,
+		       DESC_CACHE_MIN - 1, DESC_CACHE_CAPACITY, DESC_SIZE, PAGE_CACHE_CAPACITY,
+		       hdr, limit >> 10);
+
+	/* First allocations of a new cgroup and process settle here. */
+	for (i = 0; i < WARMUP; i++)
+		lifetime(v, i);
+
+	kernel = calloc(n + 1, sizeof(*kernel));
+	slab = calloc(n + 1, sizeof(*slab));
+	cur = calloc(n + 1, sizeof(*cur));
+	TEST_ASSERT(kernel && slab && cur, "out of memory");
+	sample_read(cg, &base);
+	kernel[0] = 0;
+	slab[0] = 0;
+	cur[0] = 0;
+	for (i = 1; i <= n; i++) {
+		uint64_t t0 = now_ns();
+
+		lifetime(v, WARMUP + i);
+		sample_read(cg, &s);
+		kernel[i] = (double)s.kernel - base.kernel;
+		slab[i] = (double)s.slab - base.slab;
+		cur[i] = (double)s.current - base.current;
+		pr_debug("%s: lifetime %lu (%lu ms): kernel %+.0f KiB, slab %+.0f KiB, "
+			 "memory.current %+.0f KiB\n", v->name, i, (now_ns() - t0) / 1000000,
+			 kernel[i] / 1024, slab[i] / 1024, cur[i] / 1024);
+	}
+
+	/*
+	 * The growth per lifetime is the slope of a line fitted through the
+	 * samples: one-off noise (per-CPU charge stocks, objects freed after
+	 * an RCU grace period, up to a few dozen KiB at any sample) does not
+	 * grow with the lifetimes, a leak does.
+	 */
+	growth = slope(kernel, n + 1);
+	growth_slab = slope(slab, n + 1);
+	growth_cur = slope(cur, n + 1);
+	ksft_print_msg("%s: after %lu lifetimes: kernel %+.0f KiB (%+.1f KiB per lifetime), "
+		       "slab_unreclaimable %+.0f KiB (%+.1f), memory.current %+.0f KiB (%+.1f)\n",
+		       v->name, n, kernel[n] / 1024, growth / 1024, slab[n] / 1024,
+		       growth_slab / 1024, cur[n] / 1024, growth_cur / 1024);
+	TEST_ASSERT(growth < (double)limit,
+		    "%s: the cgroup's kernel memory grew by %.1f KiB per VM lifetime over %lu "
+		    "lifetimes (%+.0f KiB in all); expected less than %lu KiB, a quarter of the "
+		    "at least %lu KiB one VM's split caches hold: they are not freed at VM "
+		    "destruction", v->name, growth / 1024, n, kernel[n] / 1024, limit >> 10,
+		    footprint_min >> 10);
+	free(kernel);
+	free(slab);
+	free(cur);
+	vm_free(idle);
+}
+
+static void usage(const char *name, int code)
+{
+	printf("usage: %s [-n count] [-b size] [-s backing] [-V] [-h]\n"
+	       "  -n count    VM lifetimes measured per variant (default 16, at least 4;\n"
+	       "              %d more run first to settle)\n"
+	       "  -b size     slot size (default 8M, a 2M multiple)\n"
+	       "  -s backing  host memory of the slot: hugetlb2m (default) or thp\n"
+	       "  -V          print the cgroup's memory after every lifetime\n"
+	       "  -h          this help\n", name, WARMUP);
+	exit(code);
+}
+
+int main(int argc, char *argv[])
+{
+	static const struct variant vs[] = {
+		{ "destroyed with dirty logging on", 1, false },
+		{ "dirty logging disabled before destruction", 1, true },
+		{ "2 L2 aliases (descriptors consumed), destroyed with dirty logging on", 2, false },
+	};
+	unsigned int i;
+	int opt;
+
+	while ((opt = getopt(argc, argv, "n:b:s:Vh")) != -1) {
+		switch (opt) {
+		case 'n':
+			if (parse_uint(optarg, 100000, &opt_lifetimes) || opt_lifetimes < 4) {
+				fprintf(stderr, "-n: '%s' is not a count from 4 to 100000\n", optarg);
+				usage(argv[0], KSFT_FAIL);
+			}
+			break;
+		case 'b':
+			if (parse_size(optarg, &opt_size) || !opt_size ||
+			    !IS_ALIGNED(opt_size, SZ_2M) || opt_size > SZ_1G) {
+				fprintf(stderr, "-b: '%s' is not a size in 2M multiples up to 1G\n",
+					optarg);
+				usage(argv[0], KSFT_FAIL);
+			}
+			break;
+		case 's':
+			if (backing_parse(optarg, &opt_backing) ||
+			    (opt_backing != BACKING_HUGETLB_2M && opt_backing != BACKING_THP)) {
+				fprintf(stderr, "-s: '%s' is not hugetlb2m or thp\n", optarg);
+				usage(argv[0], KSFT_FAIL);
+			}
+			break;
+		case 'V':
+			test_verbose = true;
+			break;
+		case 'h':
+			usage(argv[0], KSFT_PASS);
+			break;
+		default:
+			usage(argv[0], KSFT_FAIL);
+		}
+	}
+	if (optind < argc)
+		usage(argv[0], KSFT_FAIL);
+
+	ksft_print_header();
+	nested_require(false);
+	ksft_set_plan(ARRAY_SIZE(vs));
+	for (i = 0; i < ARRAY_SIZE(vs); i++)
+		variant_run(vs[i].name, run_variant, (void *)&vs[i]);
+	ksft_finished();
+}
