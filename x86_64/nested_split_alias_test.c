@@ -423,7 +423,7 @@ static void run_variant(void *arg)
 {
 	const struct variant *v = arg;
 	struct setup s = { 0 };
-	struct page_stats base, pop, on, wr, back;
+	struct page_stats base, pop, on, wr;
 	struct split_events ev = { 0 };
 	struct trace_ctx t = { 0 };
 	unsigned long *written;
@@ -523,18 +523,6 @@ static void run_variant(void *arg)
 	d = (struct delta){ 0, 0, 0 };
 	assert_delta(desc, "L2 writes through every alias", &on, &wr, &d);
 	check_dirty(&s, desc, written, nr_written);
-
-	/*
-	 * 4: logging off: KVM zaps the 4K mappings made by the split
-	 * (kvm_mmu_zap_collapsible_sptes), and each alias's next access maps
-	 * it huge again, in place of its link to the shared split page.
-	 */
-	vm_dirty_log_disable(s.vm, SLOT);
-	touch_all_views(&s, 3);
-	vm_page_stats(s.vm, &back);
-	d = (struct delta){ 0, 0, 0 };
-	assert_delta(desc, "logging off, L2 touches every alias (back to populated)",
-		     &pop, &back, &d);
 
 	free(list);
 	free(written);
