@@ -98,6 +98,14 @@ $(OUTPUT)/tests/unit_test: $(UNIT_SRCS) $(wildcard include/*.h)
 	@mkdir -p $(@D)
 	$(CC) $(UNIT_CFLAGS) -o $@ $(UNIT_SRCS)
 
+# kselftest's runner reads the settings of the test directory relative to
+# lib.mk's directory, which standalone means $(KSFT_DIR)$(CURDIR).
+KSFT_SETTINGS := $(KSFT_DIR)$(CURDIR)/settings
+$(KSFT_SETTINGS): settings
+	@mkdir -p $(@D)
+	ln -sf $(CURDIR)/settings $@
+run_tests: $(KSFT_SETTINGS)
+
 .PHONY: unit_tests vmtest check
 unit_tests: $(OUTPUT)/tests/unit_test
 	$(OUTPUT)/tests/unit_test
