@@ -13,8 +13,9 @@ void test_assert_fail(const char *file, unsigned int line, const char *expr,
 	fflush(stdout);
 	fprintf(stderr, "==== Test Assertion Failure ====\n");
 	fprintf(stderr, "  %s:%u: %s\n", file, line, expr);
+	/* errno may predate the assertion: say so rather than imply a cause. */
 	if (err)
-		fprintf(stderr, "  errno: %d (%s)\n", err, strerror(err));
+		fprintf(stderr, "  last errno: %d (%s)\n", err, strerror(err));
 	fprintf(stderr, "  ");
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);

@@ -32,6 +32,7 @@ VMOUT=$BUILD_DIR/vmtest
 # prove the library on KVM, at their default sizes (the 1G-hugetlb variants
 # skip there: 2 GiB leave no room for a 1G page).
 BOCHS_TESTS="stats_test tdp_mmu_map_test nested_smoke_test nested_eager_split_test"
+BOCHS_TESTS+=" nested_split_alias_test nested_split_cache_leak_test"
 BOCHS_TESTS+=" nested_clear_split_test nested_dirty_exact_test"
 
 # What a fresh Debian 12 machine lacks to build and run the host-side parts
