@@ -302,7 +302,13 @@ void arch_vcpu_setup(struct kvm_vcpu *vcpu, void *guest_code)
 		    X86_CR0_WP | X86_CR0_PG;
 	sregs.cr3 = vm->pml4;
 	sregs.cr4 = X86_CR4_PAE | X86_CR4_OSFXSR | X86_CR4_OSXMMEXCPT;
-	sregs.efer = EFER_LME | EFER_LMA;
+	/*
+	 * EFER.NX on, as any real L1 kernel has it.  KVM's nested NPT MMU
+	 * takes its reserved-bit checks from L1's EFER, and with NX off it
+	 * WARNs in make_spte() when the iTLB multihit mitigation puts NX on
+	 * a huge SPTE (6.1 and 6.12 alike).
+	 */
+	sregs.efer = EFER_LME | EFER_LMA | (kvm_cpu_has(X86_FEATURE_NX) ? EFER_NX : 0);
 	sregs.cs = code;
 	sregs.ds = sregs.es = sregs.fs = sregs.gs = sregs.ss = data;
 	sregs.tr = tr;
