@@ -12,6 +12,7 @@
 #include <getopt.h>
 
 #include "dirty_log.h"
+#include "knobs.h"
 #include "kvm_util.h"
 #include "stats.h"
 #include "variant.h"
@@ -115,9 +116,16 @@ static void run_case(struct kvm_vm *vm, struct model *m, const struct clear_case
 	free(cleared);
 }
 
+struct variant {
+	enum backing_type backing;
+	bool eager_off;
+};
+
 static void run_variant(void *arg)
 {
-	enum backing_type backing = *(enum backing_type *)arg;
+	const struct variant *v = arg;
+	enum backing_type backing = v->backing;
+	bool eager_off = v->eager_off;
 	bool is_1g = backing == BACKING_HUGETLB_1G;
 	uint64_t size = is_1g ? ALIGN_UP(opt_size, SZ_1G) : opt_size;
 	enum tdp_level leaf = is_1g ? TDP_1G : TDP_2M;
@@ -164,6 +172,12 @@ static void run_variant(void *arg)
 		    pop.pages_4k - base.pages_4k, pop.pages_2m - base.pages_2m,
 		    pop.pages_1g - base.pages_1g);
 
+	if (eager_off) {
+		int ret = kvm_param_set("kvm", "eager_page_split", "N");
+
+		TEST_REQUIRE(!ret, "kvm.eager_page_split is not writable: %s", strerror(-ret));
+	}
+
 	/* Enabling with INITIALLY_SET splits nothing and protects nothing. */
 	vm_dirty_log_enable(vm, SLOT_A);
 	vm_page_stats(vm, &on);
@@ -172,6 +186,29 @@ static void run_variant(void *arg)
 		    "enable logging with INITIALLY_SET: expected no change, found 4K/2M/1G "
 		    "%+ld/%+ld/%+ld", (int64_t)(on.pages_4k - pop.pages_4k),
 		    (int64_t)(on.pages_2m - pop.pages_2m), (int64_t)(on.pages_1g - pop.pages_1g));
+
+	if (eager_off) {
+		/*
+		 * eager_page_split=N: CLEAR only write-protects (the CLEAR path
+		 * of kvm_arch_mmu_enable_log_dirty_pt_masked reads the parameter
+		 * too), so even clearing the whole slot splits nothing.
+		 */
+		struct page_stats after;
+
+		all = bitmap_zalloc(m.nr_pages);
+		bitmap_fill_range(all, 0, m.nr_pages);
+		vm_dirty_log_clear(vm, SLOT_A, all, 0, (uint32_t)m.nr_pages);
+		vm_page_stats(vm, &after);
+		TEST_ASSERT(after.pages_4k == on.pages_4k && after.pages_2m == on.pages_2m &&
+			    after.pages_1g == on.pages_1g,
+			    "CLEAR of the whole slot with eager_page_split=N: expected no change, "
+			    "found 4K/2M/1G %+ld/%+ld/%+ld",
+			    (int64_t)(after.pages_4k - on.pages_4k),
+			    (int64_t)(after.pages_2m - on.pages_2m),
+			    (int64_t)(after.pages_1g - on.pages_1g));
+		free(all);
+		goto out;
+	}
 
 	{
 		/* Ranges chosen away from each other so the cases don't overlap. */
@@ -226,6 +263,7 @@ static void run_variant(void *arg)
 			       "4K mappings of the slot after clearing all of it");
 	}
 	free(all);
+out:
 	free(m.range);
 	nested_worker_free(w);
 	vm_free(vm);
@@ -243,7 +281,11 @@ static void usage(const char *name, int code)
 
 int main(int argc, char *argv[])
 {
-	static enum backing_type backings[] = { BACKING_HUGETLB_2M, BACKING_HUGETLB_1G };
+	static struct variant vs[] = {
+		{ BACKING_HUGETLB_2M, false },
+		{ BACKING_HUGETLB_1G, false },
+		{ BACKING_HUGETLB_2M, true },
+	};
 	char desc[128];
 	unsigned int i;
 	int opt;
@@ -273,11 +315,13 @@ int main(int argc, char *argv[])
 
 	ksft_print_header();
 	nested_require(false);
-	ksft_set_plan(ARRAY_SIZE(backings));
-	for (i = 0; i < ARRAY_SIZE(backings); i++) {
-		snprintf(desc, sizeof(desc), "%s %s: CLEAR splits exactly the mappings it clears",
-			 nested_vendor_name(kvm_nested_vendor()), backing_name(backings[i]));
-		variant_run(desc, run_variant, &backings[i]);
+	ksft_set_plan(ARRAY_SIZE(vs));
+	for (i = 0; i < ARRAY_SIZE(vs); i++) {
+		snprintf(desc, sizeof(desc), "%s %s: %s", nested_vendor_name(kvm_nested_vendor()),
+			 backing_name(vs[i].backing), vs[i].eager_off ?
+			 "with eager_page_split=N CLEAR splits nothing" :
+			 "CLEAR splits exactly the mappings it clears");
+		variant_run(desc, run_variant, &vs[i]);
 	}
 	ksft_finished();
 }

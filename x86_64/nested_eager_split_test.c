@@ -281,6 +281,26 @@ static void run_variant(void *arg)
 		     "nx_hugepage in disallowed_hugepage_adjust()\")" :
 		     "logging off, L2 touches A again (back to populated)", &pop, &back, &d);
 
+	/*
+	 * 4b: a second logging cycle splits A all over again: the huge
+	 * mappings that came back are split as eagerly as the first ones.
+	 */
+	vm_dirty_log_enable(vm, SLOT_A);
+	vm_page_stats(vm, &on);
+	d = (struct delta){ a.nr_pages, 0, 0 };
+	region_huge(&a, -1, &d);
+	assert_delta(a.map_size == SZ_1G ?
+		     "enable dirty logging on A again (second eager split; a 1G mapping "
+		     "dropped without 4K mappings means KVM reused the 2M page table left "
+		     "from the first cycle, whose entries still point to emptied 4K tables, "
+		     "and split nothing: shadow_mmu_split_huge_page() skips present entries)" :
+		     "enable dirty logging on A again (second eager split)", &back, &on, &d);
+	vm_dirty_log_disable(vm, SLOT_A);
+	nested_worker_run_all(w, L2_OP_WRITE, a.gva, a.nr_pages, 6);
+	vm_page_stats(vm, &back);
+	d = (struct delta){ 0, 0, 0 };
+	assert_delta("logging off again, L2 touches A (back to populated)", &pop, &back, &d);
+
 	/* 5: eager_page_split=N: nothing split up front, writes break what they hit. */
 	ret = kvm_param_set("kvm", "eager_page_split", "N");
 	if (ret) {
