@@ -76,6 +76,14 @@ void __noret __printf(1, 2) test_skip(const char *fmt, ...);
  */
 int parse_size(const char *str, uint64_t *size);
 
+/*
+ * The options every test shares: -V turns on verbose output, -h prints the
+ * usage and exits 0, and any other option the test's own switch did not
+ * take is a usage error (exit 1).  usage() must exit.
+ */
+void test_opt_common(int opt, void (*usage)(const char *prog, int code),
+		     const char *prog);
+
 /* Like parse_size() for an unsigned count without suffix. */
 int parse_uint(const char *str, uint64_t max, uint64_t *val);
 

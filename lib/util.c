@@ -120,3 +120,14 @@ int file_write_str(const char *path, const char *val)
 	close(fd);
 	return ret;
 }
+
+void test_opt_common(int opt, void (*usage)(const char *prog, int code),
+		     const char *prog)
+{
+	if (opt == 'V') {
+		test_verbose = true;
+		return;
+	}
+	usage(prog, opt == 'h' ? KSFT_PASS : KSFT_FAIL);
+	exit(KSFT_FAIL);	/* usage() exits; never fall back into the test */
+}

@@ -300,14 +300,8 @@ int main(int argc, char *argv[])
 				usage(argv[0], KSFT_FAIL);
 			}
 			break;
-		case 'V':
-			test_verbose = true;
-			break;
-		case 'h':
-			usage(argv[0], KSFT_PASS);
-			break;
 		default:
-			usage(argv[0], KSFT_FAIL);
+			test_opt_common(opt, usage, argv[0]);
 		}
 	}
 	if (optind < argc)

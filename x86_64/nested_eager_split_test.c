@@ -395,14 +395,8 @@ int main(int argc, char *argv[])
 			}
 			only_leaf = optarg[0] == '2' ? TDP_2M : TDP_1G;
 			break;
-		case 'V':
-			test_verbose = true;
-			break;
-		case 'h':
-			usage(argv[0], KSFT_PASS);
-			break;
 		default:
-			usage(argv[0], KSFT_FAIL);
+			test_opt_common(opt, usage, argv[0]);
 		}
 	}
 	if (optind < argc)

@@ -209,11 +209,11 @@ static void run_smoke(void *arg)
 
 static void usage(const char *name, int code)
 {
-	printf("usage: %s [-b size] [-t size] [-v] [-h]\n"
+	printf("usage: %s [-b size] [-t size] [-V] [-h]\n"
 	       "  -b size  2M-backed memslot size (default 32M, 2M multiple)\n"
 	       "  -t size  bytes L2 touches per phase (default 16M, 2M multiple,\n"
 	       "           at most -b)\n"
-	       "  -v       print page counts per phase\n"
+	       "  -V       print page counts per phase\n"
 	       "  -h       this help\n", name);
 	exit(code);
 }
@@ -234,7 +234,7 @@ int main(int argc, char *argv[])
 	unsigned int i;
 	int opt;
 
-	while ((opt = getopt(argc, argv, "b:t:vh")) != -1) {
+	while ((opt = getopt(argc, argv, "b:t:Vh")) != -1) {
 		switch (opt) {
 		case 'b':
 		case 't': {
@@ -248,14 +248,8 @@ int main(int argc, char *argv[])
 			*(opt == 'b' ? &opt_size_2m : &opt_touch) = v;
 			break;
 		}
-		case 'v':
-			test_verbose = true;
-			break;
-		case 'h':
-			usage(argv[0], KSFT_PASS);
-			break;
 		default:
-			usage(argv[0], KSFT_FAIL);
+			test_opt_common(opt, usage, argv[0]);
 		}
 	}
 	if (optind < argc)

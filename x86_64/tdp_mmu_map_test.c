@@ -98,11 +98,11 @@ static void run_variant(const struct variant *v)
 
 static void usage(const char *name, int code)
 {
-	printf("usage: %s [-b size] [-s backing] [-v] [-h]\n"
+	printf("usage: %s [-b size] [-s backing] [-V] [-h]\n"
 	       "  -b size     memslot size for 4K and 2M backings (default 64M;\n"
 	       "              the 1G backing uses max(size, 1G) rounded to 1G)\n"
 	       "  -s backing  run only this backing: %s\n"
-	       "  -v          print page counts per phase\n"
+	       "  -V          print page counts per phase\n"
 	       "  -h          this help\n", name, backing_names());
 	exit(code);
 }
@@ -114,7 +114,7 @@ int main(int argc, char *argv[])
 	int only = -1, opt;
 	unsigned int i;
 
-	while ((opt = getopt(argc, argv, "b:s:vh")) != -1) {
+	while ((opt = getopt(argc, argv, "b:s:Vh")) != -1) {
 		enum backing_type b;
 
 		switch (opt) {
@@ -131,14 +131,8 @@ int main(int argc, char *argv[])
 			}
 			only = b;
 			break;
-		case 'v':
-			test_verbose = true;
-			break;
-		case 'h':
-			usage(argv[0], KSFT_PASS);
-			break;
 		default:
-			usage(argv[0], KSFT_FAIL);
+			test_opt_common(opt, usage, argv[0]);
 		}
 	}
 	if (optind < argc)
