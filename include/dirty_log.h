@@ -44,4 +44,14 @@ void bitmap_fill_range(unsigned long *map, uint64_t start, uint64_t nr);
 void bitmap_zero_all(unsigned long *map, uint64_t nr_bits);
 uint64_t bitmap_weight(const unsigned long *map, uint64_t nr_bits);
 
+/* How a memslot's dirty bitmap differs from the set of pages written. */
+struct dirty_diff {
+	uint64_t missing;	/* written, not reported dirty: a lost write */
+	uint64_t extra;		/* reported dirty, not written */
+	uint64_t first;		/* first page that differs, ~0 if none */
+};
+
+void dirty_diff(const unsigned long *dirty, const unsigned long *written,
+		uint64_t nr_pages, struct dirty_diff *d);
+
 #endif /* SELFTEST_DIRTY_LOG_H */

@@ -92,3 +92,19 @@ uint64_t bitmap_weight(const unsigned long *map, uint64_t nr_bits)
 		n += bitmap_test(map, i);
 	return n;
 }
+
+void dirty_diff(const unsigned long *dirty, const unsigned long *written,
+		uint64_t nr_pages, struct dirty_diff *d)
+{
+	uint64_t i;
+
+	*d = (struct dirty_diff){ .first = ~0ULL };
+	for (i = 0; i < nr_pages; i++) {
+		bool dt = bitmap_test(dirty, i), wr = bitmap_test(written, i);
+
+		if (dt != wr && d->first == ~0ULL)
+			d->first = i;
+		d->missing += wr && !dt;
+		d->extra += dt && !wr;
+	}
+}

@@ -794,6 +794,27 @@ static void test_bitmap(void)
 	bitmap_fill_range(map, 0, nr);
 	CHECK(bitmap_weight(map, nr) == nr, "filling all %lu bits gave weight %lu",
 	      nr, bitmap_weight(map, nr));
+	/* dirty_diff: lost writes, false reports and the first mismatch. */
+	{
+		unsigned long *dirty = bitmap_zalloc(nr), *written = bitmap_zalloc(nr);
+		struct dirty_diff d;
+
+		bitmap_set_bit(written, 3);
+		bitmap_set_bit(written, 70);
+		bitmap_set_bit(dirty, 70);
+		bitmap_set_bit(dirty, 129);
+		dirty_diff(dirty, written, nr, &d);
+		CHECK(d.missing == 1 && d.extra == 1 && d.first == 3,
+		      "dirty_diff: missing %lu extra %lu first %lu, expected 1 1 3",
+		      d.missing, d.extra, d.first);
+		dirty_diff(dirty, dirty, nr, &d);
+		CHECK(!d.missing && !d.extra && d.first == ~0ULL,
+		      "dirty_diff of equal maps: missing %lu extra %lu first %lu",
+		      d.missing, d.extra, d.first);
+		free(dirty);
+		free(written);
+	}
+
 	/* Weight counts only the first nr bits, whatever lies beyond. */
 	CHECK(bitmap_weight(map, 100) == 100 && bitmap_weight(map, 0) == 0,
 	      "bitmap_weight of 100 / 0 bits: %lu / %lu", bitmap_weight(map, 100),

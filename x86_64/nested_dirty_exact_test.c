@@ -109,8 +109,8 @@ static void run_variant(void *arg)
 	}
 
 	for (it = 1; it <= opt_iters; it++) {
-		uint64_t missing = 0, extra = 0, wrong = 0, first_bad = ~0ULL;
-		uint64_t tag = it << 40 | (opt_seed & 0xffffffffff);
+		uint64_t wrong = 0, tag = it << 40 | (opt_seed & 0xffffffffff);
+		struct dirty_diff diff;
 
 		bitmap_zero_all(written, nr_pages);
 		for (c = 0; c < opt_vcpus; c++) {
@@ -139,24 +139,19 @@ static void run_variant(void *arg)
 		 * which each harvest re-arms for exactly the pages it reports.
 		 * So the bound on pages reported but not written is zero.
 		 */
-		for (i = 0; i < nr_pages; i++) {
-			bool d = bitmap_test(dirty, i), wr = bitmap_test(written, i);
-
-			if (wr && *(uint64_t *)(hva + i * SZ_4K) != l2_page_value(tag, i))
+		for (i = 0; i < nr_pages; i++)
+			if (bitmap_test(written, i) &&
+			    *(uint64_t *)(hva + i * SZ_4K) != l2_page_value(tag, i))
 				wrong++;
-			if (d != wr && first_bad == ~0ULL)
-				first_bad = i;
-			missing += wr && !d;
-			extra += d && !wr;
-		}
+		dirty_diff(dirty, written, nr_pages, &diff);
 		pr_debug("iteration %lu: %lu pages written, %lu missing, %lu extra\n",
-			 it, bitmap_weight(written, nr_pages), missing, extra);
-		TEST_ASSERT(!missing && !extra && !wrong,
+			 it, bitmap_weight(written, nr_pages), diff.missing, diff.extra);
+		TEST_ASSERT(!diff.missing && !diff.extra && !wrong,
 			    "iteration %lu: of %lu pages L2 wrote, %lu not reported dirty and "
 			    "%lu with the wrong contents on the host; %lu reported dirty "
 			    "without a write (allowed: 0); first mismatch at page %lu",
-			    it, bitmap_weight(written, nr_pages), missing, wrong, extra,
-			    first_bad);
+			    it, bitmap_weight(written, nr_pages), diff.missing, wrong, diff.extra,
+			    diff.first);
 	}
 	free(dirty);
 	free(written);

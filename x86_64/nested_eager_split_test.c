@@ -135,8 +135,9 @@ static void check_dirty(struct kvm_vm *vm, const char *phase, const struct regio
 {
 	unsigned long *bitmap = bitmap_zalloc(r->nr_pages);
 	unsigned long *written = bitmap_zalloc(r->nr_pages);
-	uint64_t i, missing = 0, extra = 0, first_bad = ~0ULL;
 	char *hva = vm_memslot(vm, r->slot)->hva;
+	struct dirty_diff diff;
+	uint64_t i;
 
 	for (i = 0; i < n; i++) {
 		uint64_t v = *(uint64_t *)(hva + (uint64_t)pages[i] * SZ_4K);
@@ -147,19 +148,12 @@ static void check_dirty(struct kvm_vm *vm, const char *phase, const struct regio
 			    phase, pages[i], r->slot, v, l2_page_value(tag, pages[i]));
 	}
 	vm_dirty_log_get(vm, r->slot, bitmap);
-	for (i = 0; i < r->nr_pages; i++) {
-		bool d = bitmap_test(bitmap, i), wr = bitmap_test(written, i);
-
-		if (d != wr && first_bad == ~0ULL)
-			first_bad = i;
-		missing += wr && !d;
-		extra += d && !wr;
-	}
-	TEST_ASSERT(!missing && !extra,
+	dirty_diff(bitmap, written, r->nr_pages, &diff);
+	TEST_ASSERT(!diff.missing && !diff.extra,
 		    "%s: dirty log of slot %u: %lu written pages not reported dirty, "
 		    "%lu unwritten pages reported dirty (first mismatch: page %lu), "
 		    "of %lu written",
-		    phase, r->slot, missing, extra, first_bad, n);
+		    phase, r->slot, diff.missing, diff.extra, diff.first, n);
 	free(bitmap);
 	free(written);
 }

@@ -166,7 +166,8 @@ static void check_dirty(struct setup *s, const char *desc, const unsigned long *
 {
 	unsigned long *bitmap = bitmap_zalloc(s->nr_pages);
 	char *hva = vm_memslot(s->vm, SLOT)->hva;
-	uint64_t i, missing = 0, extra = 0, first_bad = ~0ULL;
+	struct dirty_diff diff;
+	uint64_t i;
 
 	for (i = 0; i < s->nr_pages; i++) {
 		uint64_t v = *(uint64_t *)(hva + i * SZ_4K);
@@ -176,18 +177,11 @@ static void check_dirty(struct setup *s, const char *desc, const unsigned long *
 			    "on the host, expected 0x%lx", desc, i, v, s->expect[i]);
 	}
 	vm_dirty_log_get(s->vm, SLOT, bitmap);
-	for (i = 0; i < s->nr_pages; i++) {
-		bool d = bitmap_test(bitmap, i), wr = bitmap_test(written, i);
-
-		if (d != wr && first_bad == ~0ULL)
-			first_bad = i;
-		missing += wr && !d;
-		extra += d && !wr;
-	}
-	TEST_ASSERT(!missing && !extra,
+	dirty_diff(bitmap, written, s->nr_pages, &diff);
+	TEST_ASSERT(!diff.missing && !diff.extra,
 		    "%s, L2 writes through every alias: %lu written pages not reported dirty, "
 		    "%lu unwritten pages reported dirty (first mismatch: page %lu), of %lu written",
-		    desc, missing, extra, first_bad, nr_written);
+		    desc, diff.missing, diff.extra, diff.first, nr_written);
 	free(bitmap);
 }
 
