@@ -126,46 +126,57 @@ sid_download() {
 	"$sid" --cache "$CACHE_DIR/sid-apt" download --dir "$CACHE_DIR" "$pkg"
 }
 
+# Downloads and unpacks the packages of debian_kernel_get (its variables).
+debian_kernel_unpack() {
+	for pkg in "${pkgs[@]}"; do
+		deb=$(debian_fetch "$short" "$pkg") || return 1
+		debs+=("$deb")
+	done
+	# Unpack aside, then rename, so that an interrupted run or a
+	# concurrent one never sees half a tree.
+	tmp=$(mktemp -d "$CACHE_DIR/.unpack.XXXXXX")
+	for deb in "${debs[@]}"; do
+		echo "vmtest: unpacking ${deb##*/}"
+		if ! dpkg -x "$deb" "$tmp"; then
+			rm -rf "$tmp"
+			return 1
+		fi
+	done
+	# Debian makes modules.dep at install time; the package has none.
+	# Newer packages put the modules under usr/lib/modules.
+	base=$tmp
+	[ ! -d "$tmp/usr/lib/modules/$release" ] || base=$tmp/usr
+	if ! depmod -b "$base" "$release"; then
+		rm -rf "$tmp"
+		return 1
+	fi
+	for deb in "${debs[@]}"; do
+		echo "$(dpkg-deb -f "$deb" Package) $(dpkg-deb -f "$deb" Version)"
+	done | paste -s -d ',' >"$tmp/.vmtest-version"
+	rm -rf "$tree"
+	mv "$tmp" "$tree" || { rm -rf "$tmp"; [ -f "$tree/.vmtest-version" ]; } || return 1
+}
+
 # debian_kernel_get SHORTNAME: unpacks the packages of a Debian kernel into
 # CACHE_DIR/PKG (once, PKG the first of them), with the modules.dep that
 # their installation would make, and sets KERNEL_IMAGE and the module
 # variables from it.
 debian_kernel_get() {
-	local short=$1 pkgs=() pkg release debs=() deb tree tmp base image dir
+	local short=$1 pkgs=() pkg release debs=() deb tree tmp base image dir lock
 	read -r -a pkgs <<<"${DEBIAN_KERNELS[$short]}"
 	release=$(debian_release "${pkgs[-1]}")
 	tree=$CACHE_DIR/${pkgs[0]}
 
 	mkdir -p "$CACHE_DIR"
-	if [ ! -f "$tree/.vmtest-version" ]; then
-		for pkg in "${pkgs[@]}"; do
-			deb=$(debian_fetch "$short" "$pkg") || return 1
-			debs+=("$deb")
-		done
-		# Unpack aside, then rename, so that an interrupted run or a
-		# concurrent one never sees half a tree.
-		tmp=$(mktemp -d "$CACHE_DIR/.unpack.XXXXXX")
-		for deb in "${debs[@]}"; do
-			echo "vmtest: unpacking ${deb##*/}"
-			if ! dpkg -x "$deb" "$tmp"; then
-				rm -rf "$tmp"
-				return 1
-			fi
-		done
-		# Debian makes modules.dep at install time; the package has none.
-		# Newer packages put the modules under usr/lib/modules.
-		base=$tmp
-		[ ! -d "$tmp/usr/lib/modules/$release" ] || base=$tmp/usr
-		if ! depmod -b "$base" "$release"; then
-			rm -rf "$tmp"
-			return 1
-		fi
-		for deb in "${debs[@]}"; do
-			dpkg-deb -f "$deb" Package Version | paste -s -d ' '
-		done | paste -s -d ',' >"$tmp/.vmtest-version"
-		rm -rf "$tree"
-		mv "$tmp" "$tree" || { rm -rf "$tmp"; [ -f "$tree/.vmtest-version" ]; } || return 1
+	# One download and unpack at a time (make check runs VMs in parallel,
+	# two of them may want the same kernel).
+	exec {lock}>"$CACHE_DIR/.fetch.lock"
+	flock "$lock"
+	if [ ! -f "$tree/.vmtest-version" ] && ! debian_kernel_unpack; then
+		exec {lock}>&-
+		return 1
 	fi
+	exec {lock}>&-
 
 	KERNEL_IMAGE=
 	for image in "$tree/boot/vmlinuz-$release" \
