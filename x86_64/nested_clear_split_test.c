@@ -154,7 +154,7 @@ static void run_variant(void *arg)
 		     "KVM lacks KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2 with INITIALLY_SET");
 	if (is_1g)
 		TEST_REQUIRE(nested_has_1g(), "no 1G pages in L1's EPT/NPT or on the host");
-	why = backing_unavailable(backing, size);
+	why = backing_reserve(backing, size);
 	TEST_REQUIRE(!why, "%s", why);
 
 	vm = nested_vm_create(0);
@@ -185,7 +185,7 @@ static void run_variant(void *arg)
 		    pop.pages_1g - base.pages_1g);
 
 	if (eager_off) {
-		int ret = kvm_param_set("kvm", "eager_page_split", "N");
+		int ret = __kvm_param_set("kvm", "eager_page_split", "N");
 
 		TEST_REQUIRE(!ret, "kvm.eager_page_split is not writable: %s", strerror(-ret));
 	}

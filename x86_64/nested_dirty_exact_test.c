@@ -68,10 +68,10 @@ static void run_variant(void *arg)
 	if (v->manual)
 		TEST_REQUIRE(kvm_has_manual_protect(true),
 			     "KVM lacks KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2 with INITIALLY_SET");
-	why = backing_unavailable(v->backing, size);
+	why = backing_reserve(v->backing, size);
 	TEST_REQUIRE(!why, "%s", why);
 	if (!v->eager) {
-		int ret = kvm_param_set("kvm", "eager_page_split", "N");
+		int ret = __kvm_param_set("kvm", "eager_page_split", "N");
 
 		TEST_REQUIRE(!ret, "kvm.eager_page_split is not writable: %s", strerror(-ret));
 	}

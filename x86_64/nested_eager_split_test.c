@@ -177,12 +177,12 @@ static void run_variant(void *arg)
 	if (v->leaf == TDP_1G)
 		TEST_REQUIRE(nested_has_1g(), "no 1G pages in L1's EPT/NPT or on the host");
 	if (v->nx_huge_pages) {
-		ret = kvm_param_set("kvm", "nx_huge_pages", "force");
+		ret = __kvm_param_set("kvm", "nx_huge_pages", "force");
 		TEST_REQUIRE(!ret, "kvm.nx_huge_pages is not writable: %s", strerror(-ret));
 	}
-	why = backing_unavailable(v->backing, a_size);
+	why = backing_reserve(v->backing, a_size);
 	TEST_REQUIRE(!why, "slot A: %s", why);
-	why = backing_unavailable(b_backing, opt_size);
+	why = backing_reserve(b_backing, opt_size);
 	TEST_REQUIRE(!why, "slot B: %s", why);
 
 	vm = nested_vm_create(0);
@@ -296,7 +296,7 @@ static void run_variant(void *arg)
 	assert_delta("logging off again, L2 touches A (back to populated)", &pop, &back, &d);
 
 	/* 5: eager_page_split=N: nothing split up front, writes break what they hit. */
-	ret = kvm_param_set("kvm", "eager_page_split", "N");
+	ret = __kvm_param_set("kvm", "eager_page_split", "N");
 	if (ret) {
 		ksft_print_msg("kvm.eager_page_split is not writable (%s): lazy phase not run\n",
 			       strerror(-ret));

@@ -139,7 +139,7 @@ static void run_smoke(void *arg)
 
 	if (sm->need_1g)
 		TEST_REQUIRE(nested_has_1g(), "no 1G pages in EPT/NPT for L1 or on the host");
-	why = backing_unavailable(sm->backing, sm->slot_size);
+	why = backing_reserve(sm->backing, sm->slot_size);
 	TEST_REQUIRE(!why, "%s", why);
 
 	vm = nested_vm_create(0);

@@ -312,7 +312,7 @@ static void trace_setup(struct trace_ctx *t)
 	t->ti = trace_instance_create(name, t->why, sizeof(t->why));
 	if (!t->ti)
 		return;
-	ret = trace_event_enable(t->ti, SPLIT_EVENT_SYSTEM, SPLIT_EVENT);
+	ret = __trace_event_enable(t->ti, SPLIT_EVENT_SYSTEM, SPLIT_EVENT);
 	if (ret) {
 		snprintf(t->why, sizeof(t->why), "cannot enable %s:%s: %s%s", SPLIT_EVENT_SYSTEM,
 			 SPLIT_EVENT, strerror(-ret),
@@ -337,7 +337,7 @@ static void region_setup(struct setup *s, const struct variant *v)
 	s->nr_huge = s->size / s->huge_size;
 	if (v->leaf == TDP_1G)
 		TEST_REQUIRE(nested_has_1g(), "no 1G pages in L1's EPT/NPT or on the host");
-	why = backing_unavailable(s->backing, s->size);
+	why = backing_reserve(s->backing, s->size);
 	TEST_REQUIRE(!why, "%s", why);
 
 	s->vm = nested_vm_create(0);
@@ -465,13 +465,13 @@ static void run_variant(void *arg)
 	 * aliases keep their own 4K mappings.
 	 */
 	if (t.ti) {
-		TEST_ASSERT(!trace_clear(t.ti) && !trace_set_on(t.ti, true),
+		TEST_ASSERT(!__trace_clear(t.ti) && !__trace_set_on(t.ti, true),
 			    "starting the trace instance");
 	}
 	vm_dirty_log_enable(s.vm, SLOT);
 	if (t.ti) {
-		TEST_ASSERT(!trace_set_on(t.ti, false), "stopping the trace instance");
-		n = trace_for_each(t.ti, SPLIT_EVENT, split_event, &ev, &lost);
+		TEST_ASSERT(!__trace_set_on(t.ti, false), "stopping the trace instance");
+		n = __trace_for_each(t.ti, SPLIT_EVENT, split_event, &ev, &lost);
 		TEST_ASSERT(n >= 0, "reading the trace instance: %s", strerror((int)-n));
 	}
 	vm_page_stats(s.vm, &on);

@@ -97,7 +97,7 @@ static uint64_t slab_object_size(const char *cache)
 	char path[128], buf[32];
 
 	snprintf(path, sizeof(path), "/sys/kernel/slab/%s/object_size", cache);
-	if (file_read_str(path, buf, sizeof(buf)) <= 0)
+	if (__file_read_str(path, buf, sizeof(buf)) <= 0)
 		return 0;
 	return strtoull(buf, NULL, 10);
 }
@@ -163,13 +163,13 @@ static void run_variant(void *arg)
 	const char *reason;
 	int ret;
 
-	reason = backing_unavailable(opt_backing, opt_size);
+	reason = backing_reserve(opt_backing, opt_size);
 	TEST_REQUIRE(!reason, "%s", reason);
 	idle = static_keys_hold();
 	snprintf(name, sizeof(name), "kvm_split_cache_leak_%d", getpid());
 	cg = memcg_create(name, why, sizeof(why));
 	TEST_REQUIRE(cg, "%s", why);
-	ret = memcg_enter(cg);
+	ret = __memcg_enter(cg);
 	TEST_ASSERT(!ret, "moving the test into the cgroup %s: %s", cg->path, strerror(-ret));
 
 	/*

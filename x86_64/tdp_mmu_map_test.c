@@ -53,7 +53,7 @@ static void run_variant(const struct variant *v)
 	struct ucall uc;
 	gpa_t warm;
 
-	why = backing_unavailable(v->backing, v->size);
+	why = backing_reserve(v->backing, v->size);
 	if (!why && v->backing == BACKING_HUGETLB_1G && !kvm_tdp_has_1g_pages())
 		why = "the host CPU has no 1G EPT/NPT pages";
 	if (why) {
