@@ -223,6 +223,23 @@ stage_options() {
 		"one result per test binary${failed_names[*]:+; failed: ${failed_names[*]}}"
 }
 
+# The judge of every VM run (scripts/vm/report.sh): console scan and known
+# issues on synthetic runs.
+stage_report() {
+	local log=$LOGS/report_tests.log t0=$SECONDS rc counts note
+
+	banner "judge tests (scripts/vm/report.sh)"
+	"$REPO/tests/report/run.sh" 2>&1 | tee "$log"
+	rc=${PIPESTATUS[0]}
+	read -r -a counts <<<"$(ktap_counts "$log")"
+	note="exit $rc, $(elapsed $((SECONDS - t0)))"
+	if [ "$rc" -ne 0 ] && [ "${counts[1]}" -eq 0 ]; then
+		counts[1]=1	# it failed without a failing result line
+		note="$note, no failing result line"
+	fi
+	summarize "judge tests (report.sh)" "${counts[@]}" "$note: $log"
+}
+
 # (d) One VM run: run_vm LABEL KERNEL EMULATOR [TESTS]
 run_vm() {
 	local label=$1 kernel=$2 emulator=$3 tests=${4-} t0=$SECONDS
@@ -272,6 +289,7 @@ main() {
 	stage_deps
 	stage_build
 	stage_unit
+	stage_report
 	stage_options
 	run_vm 6.12-qemu 6.12 qemu
 	run_vm 6.1-qemu 6.1 qemu

@@ -94,19 +94,27 @@ console_file() {
 
 	"$REPORT" --scan-console "$log" >"$flagged" 2>"$TMP/stderr"
 	rc=$?
+	# What the scan printed, by line number.
+	local -A printed=()
+	while IFS= read -r raw; do
+		printed[${raw%%:*}]=${raw#*:}
+	done <"$flagged"
+	# TEXT is the line without terminal control sequences.
+	local clean=()
+	mapfile -t clean < <(sed -E $'s/\033\\[[0-9;?]*[A-Za-z]//g; s/\033[()c]//g' "$log")
 	for i in "${!texts[@]}"; do
 		mark=${expect_lines[i]%%:*}
 		lineno=${expect_lines[i]#*:}
-		# TEXT is the line without terminal control sequences.
-		text=$(printf '%s' "${texts[i]}" | sed -E $'s/\033\\[[0-9;?]*[A-Za-z]//g; s/\033[()c]//g')
-		if grep -q -x -F -- "$((i + 1)):$text" "$flagged"; then got=1; else got=0; fi
+		text=${clean[i]}
+		got=0
+		[ "${printed[$((i + 1))]+set}" != set ] || [ "${printed[$((i + 1))]}" != "$text" ] || got=1
 		if [ "$mark" -eq 1 ]; then want="flagged"; else want="not flagged"; fi
 		if [ "$got" -eq "$mark" ]; then
 			result OK "console $base:$lineno $want: ${text:0:100}"
 		else
 			result FAIL "console $base:$lineno $want: ${text:0:100}" \
 				"expected the scan to print '$((i + 1)):$text' $([ "$mark" -eq 1 ] && echo once || echo never)" \
-				"the scan printed: $(grep -E "^$((i + 1)):" "$flagged" || echo nothing for this line)"
+				"the scan printed: ${printed[$((i + 1))]-nothing for this line}"
 		fi
 	done
 	# Only lines that exist, each once, in order.
