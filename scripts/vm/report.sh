@@ -69,7 +69,7 @@ malformed() {
 }
 
 load_known_issues() {
-	local lineno=0 line fields i seen=()
+	local lineno=0 line rest fields i key seen=() seen_line=()
 	if [ ! -f "$KNOWN_FILE" ] || [ ! -r "$KNOWN_FILE" ]; then
 		echo "$PROG: cannot read $KNOWN_FILE" >&2
 		exit 2
@@ -80,13 +80,18 @@ load_known_issues() {
 		case $line in
 		'' | '#'*) continue ;;
 		esac
-		IFS=$'\t' read -r -d '' -a fields < <(printf '%s' "$line") || true
-		# read collapses empty fields between TABs; count the TABs too.
-		local tabs=${line//[^$'\t']/}
-		if [ ${#tabs} -ne 4 ] || [ ${#fields[@]} -ne 5 ]; then
-			malformed $lineno "want 5 non-empty TAB-separated fields, found $((${#tabs} + 1)) field(s)"
-		fi
+		# Split at every TAB, keeping empty fields.
+		fields=()
+		rest=$line
+		while [[ $rest == *$'\t'* ]]; do
+			fields+=("${rest%%$'\t'*}")
+			rest=${rest#*$'\t'}
+		done
+		fields+=("$rest")
+		[ ${#fields[@]} -eq 5 ] ||
+			malformed $lineno "want 5 TAB-separated fields, found ${#fields[@]}"
 		for i in 0 1 2 3 4; do
+			[ -n "${fields[i]}" ] || malformed $lineno "field $((i + 1)) is empty"
 			if [[ ${fields[i]} =~ ^[[:space:]]|[[:space:]]$ ]]; then
 				malformed $lineno "field $((i + 1)) starts or ends with white space: '${fields[i]}'"
 			fi
@@ -101,13 +106,13 @@ load_known_issues() {
 			malformed $lineno "VARIANT contains a KTAP directive: '${fields[2]}'"
 		[[ ${fields[3]} =~ $CHECK_ID_RE ]] ||
 			malformed $lineno "CHECK is not a check id ([a-z0-9-]+): '${fields[3]}'"
-		local key="${fields[0]}"$'\t'"${fields[1]}"$'\t'"${fields[2]}"$'\t'"${fields[3]}"
+		key="${fields[0]}"$'\t'"${fields[1]}"$'\t'"${fields[2]}"$'\t'"${fields[3]}"
 		for i in "${!seen[@]}"; do
 			[ "${seen[i]}" != "$key" ] ||
-				malformed $lineno "the same entry again (first on line ${SEEN_LINE[i]})"
+				malformed $lineno "the same entry again (first on line ${seen_line[i]})"
 		done
 		seen+=("$key")
-		SEEN_LINE+=("$lineno")
+		seen_line+=("$lineno")
 		KI_GLOB+=("${fields[0]}")
 		KI_TEST+=("${fields[1]}")
 		KI_VARIANT+=("${fields[2]}")
@@ -115,7 +120,6 @@ load_known_issues() {
 		KI_REASON+=("${fields[4]}")
 	done <"$KNOWN_FILE"
 }
-SEEN_LINE=()
 
 # known_reason TEST VARIANT CHECK: prints the reason of the first entry for
 # the running kernel that names exactly this failure; fails if none does.

@@ -159,6 +159,25 @@ console_file() {
 	fi
 }
 
+# suite_entries: every entry of the suite's scripts/known-issues names a test
+# of the suite and a check id that the test's source spells out, so that a
+# renamed test or check cannot leave a stale entry behind.
+suite_entries() {
+	local file=$REPO/scripts/known-issues glob test variant check src
+	while IFS=$'\t' read -r glob test variant check _; do
+		case $glob in '' | '#'*) continue ;; esac
+		src=$REPO/x86_64/$test.c
+		if [ ! -f "$src" ]; then
+			result FAIL "known-issues: $test is a test of the suite" "no $src"
+		elif ! grep -q -F -- "\"$check\"" "$src"; then
+			result FAIL "known-issues: $test has a check \"$check\" ($glob, $variant)" \
+				"\"$check\" does not occur in $src"
+		else
+			result OK "known-issues: $test has a check \"$check\" ($glob, $variant)"
+		fi
+	done <"$file"
+}
+
 # run_case DIR: report.sh on one synthetic run, against its "expect" file.
 run_case() {
 	local dir=$1 name=${1##*/} out=$TMP/out rc line word args=() checks=0 bad=()
@@ -232,6 +251,7 @@ if [ $# -eq 0 ]; then
 	for d in "$HERE"/cases/*/; do
 		run_case "${d%/}"
 	done
+	suite_entries
 else
 	for c in "$@"; do
 		if [ -f "$HERE/console/$c" ]; then
