@@ -240,22 +240,37 @@ stage_options() {
 		"one result per test binary${failed_names[*]:+; failed: ${failed_names[*]}}"
 }
 
-# The runner's own host-side tests (scripts/vm/runner-test.sh): usage
-# errors before any install, and the early stop on a kernel splat, on a
-# fake VM.
-stage_runner() {
-	local log=$LOGS/runner-test.log t0=$SECONDS rc counts note
+# host_stage TITLE NAME LOG CMD...: a host-side test script that prints
+# KTAP results; its counts go into the summary under NAME.  A non-zero exit
+# without a failing result line counts as one failure.
+host_stage() {
+	local title=$1 name=$2 log=$LOGS/$3 t0=$SECONDS rc counts note
+	shift 3
 
-	banner "runner tests (host, fake VM)"
-	"$REPO/scripts/vm/runner-test.sh" 2>&1 | tee "$log"
+	banner "$title"
+	"$@" 2>&1 | tee "$log"
 	rc=${PIPESTATUS[0]}
 	read -r -a counts <<<"$(ktap_counts "$log")"
 	note="exit $rc, $(elapsed $((SECONDS - t0)))"
 	if [ "$rc" -ne 0 ] && [ "${counts[1]}" -eq 0 ]; then
-		counts[1]=1
+		counts[1]=1	# it failed without a failing result line
 		note="$note, no failing result line"
 	fi
-	summarize "runner tests (host)" "${counts[@]}" "$note: $log"
+	summarize "$name" "${counts[@]}" "$note: $log"
+}
+
+# The runner's own host-side tests: usage errors before any install, and
+# the early stop on a kernel splat, on a fake VM.
+stage_runner() {
+	host_stage "runner tests (host, fake VM)" "runner tests (host)" runner-test.log \
+		"$REPO/scripts/vm/runner-test.sh"
+}
+
+# The judge of every VM run (scripts/vm/report.sh): console scan and known
+# issues on synthetic runs.
+stage_report() {
+	host_stage "judge tests (scripts/vm/report.sh)" "judge tests (report.sh)" report_tests.log \
+		"$REPO/tests/report/run.sh"
 }
 
 # (d) One VM run: run_vm LABEL KERNEL EMULATOR [TESTS].  Runs in the
@@ -368,6 +383,7 @@ main() {
 	stage_deps
 	stage_build
 	stage_unit
+	stage_report
 	stage_options
 	stage_runner
 	stage_vms
