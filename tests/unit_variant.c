@@ -25,6 +25,13 @@ static void quiet(void)
 	close(null);
 }
 
+static void set_knob(const char *path, const char *val)
+{
+	int ret = __knob_set(path, val);
+
+	TEST_ASSERT(!ret, "writing '%s' to %s: %s", val, path, strerror(-ret));
+}
+
 static void v_pass(void *arg) { quiet(); }
 static void v_skip(void *arg) { quiet(); TEST_REQUIRE(false, "no such thing here"); }
 static void v_assert(void *arg) { quiet(); TEST_ASSERT(false, "deliberate"); }
@@ -45,7 +52,7 @@ static void v_knob_segv(void *arg)
 	int *volatile null = NULL;
 
 	quiet();
-	knob_set(knob, "N");
+	set_knob(knob, "N");
 	test_check("before-segv");
 	*null = 1;
 }
@@ -53,14 +60,14 @@ static void v_knob_segv(void *arg)
 static void v_knob_abort(void *arg)
 {
 	quiet();
-	knob_set(knob, "N");
+	set_knob(knob, "N");
 	abort();
 }
 
 static void v_knob_sigkill(void *arg)
 {
 	quiet();
-	knob_set(knob, "N");
+	set_knob(knob, "N");
 	raise(SIGKILL);
 }
 
@@ -69,7 +76,7 @@ static void v_knob_wait(void *arg)
 	pid_t self = getpid();
 
 	quiet();
-	knob_set(knob, "N");
+	set_knob(knob, "N");
 	if (write(report_pid_fd, &self, sizeof(self)) != sizeof(self))
 		_exit(95);
 	for (;;)
@@ -197,7 +204,7 @@ static void variant_parent(const char *own_knob)
 	char why[256];
 
 	quiet();
-	knob_set(own_knob, "N");
+	set_knob(own_knob, "N");
 	__variant_run(v_knob_wait, NULL, why, sizeof(why));
 	_exit(0);
 }
