@@ -91,10 +91,13 @@ ifndef IN_TREE
 UNIT_CFLAGS := -std=gnu11 -O1 -g -Wall -Wextra -Wno-unused-parameter \
 	       -fsanitize=address,undefined -fno-omit-frame-pointer \
 	       -I$(CURDIR)/include -I$(KSFT_DIR)
-UNIT_SRCS := tests/unit_test.c lib/variant.c lib/assert.c lib/util.c lib/backing.c \
+UNIT_SRCS := tests/unit_main.c tests/unit_parse.c tests/unit_backing.c tests/unit_stats.c \
+	     tests/unit_guest_printf.c tests/unit_bitmap.c tests/unit_knobs.c \
+	     tests/unit_variant.c tests/unit_leftovers.c \
+	     lib/variant.c lib/assert.c lib/util.c lib/backing.c \
 	     lib/knobs.c lib/stats.c lib/dirty_log.c lib/ucall_guest.c
 
-$(OUTPUT)/tests/unit_test: $(UNIT_SRCS) $(wildcard include/*.h)
+$(OUTPUT)/tests/unit_test: $(UNIT_SRCS) $(wildcard include/*.h tests/*.h)
 	@mkdir -p $(@D)
 	$(CC) $(UNIT_CFLAGS) -o $@ $(UNIT_SRCS)
 

@@ -52,12 +52,12 @@ int knobs_replay_dead(void);
 
 /*
  * Write a sysfs/procfs file, journalled before the first write.  A value
- * the file already holds is not written.  __knob_set() returns 0 or -errno
- * (-EACCES/-EPERM/-EROFS when not writable, or when the journal cannot be
- * written: then nothing is changed); knob_set() asserts.
+ * the file already holds is not written.  Returns 0 or -errno (-EACCES,
+ * -EPERM, -EROFS when not writable, or when the journal cannot be written:
+ * then nothing is changed).  Only the raw form exists: every caller
+ * decides between a skip and a failure.
  */
 int __knob_set(const char *path, const char *val);
-void knob_set(const char *path, const char *val);
 /* Restore one knob of this process now (0 if it was not changed). */
 int knob_restore(const char *path);
 /* Restore every knob changed by this process, newest first, then the hooks. */
@@ -86,9 +86,8 @@ const char *knobs_sys_path(char *buf, size_t len, const char *fmt, ...)
 int __kvm_param_read(const char *module, const char *name, char *buf, size_t len);
 /* Query: 1 for Y/y/1, 0 for N/n/0, -errno if unreadable or other. */
 int kvm_param_bool(const char *module, const char *name);
-/* Journalled write: __kvm_param_set() returns 0 or -errno; kvm_param_set() asserts. */
+/* Journalled write (__knob_set()): 0 or -errno. */
 int __kvm_param_set(const char *module, const char *name, const char *val);
-void kvm_param_set(const char *module, const char *name, const char *val);
 
 /* The vendor module loaded: "kvm_intel", "kvm_amd" or NULL. */
 const char *kvm_vendor_module(void);

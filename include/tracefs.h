@@ -16,14 +16,6 @@ struct trace_instance {
 };
 
 /*
- * Where tracefs is mounted (/sys/kernel/tracing, or the debugfs tracing
- * directory).  When neither is, mount tracefs on /sys/kernel/tracing and
- * unmount it at exit.  Returns NULL with a sentence in why (len bytes) if
- * tracefs cannot be had.
- */
-const char *tracefs_dir(char *why, size_t len);
-
-/*
  * Create the instance kvmnm-PID-NAME (the PID is the caller's), journalled
  * first; it is switched off (tracing_on 0) with an empty buffer, and removed
  * at exit by knobs_restore(), or after a SIGKILL by the journal replay.

@@ -401,13 +401,6 @@ int __knob_set(const char *path, const char *val)
 	return ret;
 }
 
-void knob_set(const char *path, const char *val)
-{
-	int ret = __knob_set(path, val);
-
-	TEST_ASSERT(!ret, "writing '%s' to %s: %s", val, path, strerror(-ret));
-}
-
 int knob_restore(const char *path)
 {
 	struct knob *k = knob_find(KNOB_WRITE, path);
@@ -497,13 +490,6 @@ int __kvm_param_set(const char *module, const char *name, const char *val)
 
 	knobs_sys_path(path, sizeof(path), "/sys/module/%s/parameters/%s", module, name);
 	return __knob_set(path, val);
-}
-
-void kvm_param_set(const char *module, const char *name, const char *val)
-{
-	int ret = __kvm_param_set(module, name, val);
-
-	TEST_ASSERT(!ret, "setting %s.%s=%s: %s", module, name, val, strerror(-ret));
 }
 
 const char *kvm_vendor_module(void)

@@ -31,7 +31,12 @@ static void tracefs_unmount(void)
 	mounted_tracefs = false;
 }
 
-const char *tracefs_dir(char *why, size_t len)
+/*
+ * Where tracefs is mounted (/sys/kernel/tracing, or the debugfs tracing
+ * directory).  When neither is, mount tracefs on /sys/kernel/tracing and
+ * unmount it at exit.  NULL with a sentence in why if it cannot be had.
+ */
+static const char *tracefs_dir(char *why, size_t len)
 {
 	if (is_tracefs(TRACEFS_PATH))
 		return TRACEFS_PATH;
