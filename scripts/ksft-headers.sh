@@ -3,17 +3,28 @@
 # Unpack the kselftest framework (lib.mk, kselftest.h, kselftest_harness.h,
 # the runner) from Debian's linux-source package into DEST, laid out as in a
 # kernel tree (DEST/tools/testing/selftests/...), for standalone builds.
+# It never installs the package: when the tarball is missing it names the
+# command that does, and exits 1.
 set -euo pipefail
 
-dest=${1:?usage: ksft-headers.sh DEST}
-here=$(cd "$(dirname "$0")" && pwd)
+if [ $# -ne 1 ] || [ -z "$1" ]; then
+	echo "usage: ksft-headers.sh DEST" >&2
+	exit 2
+fi
+dest=$1
 pkg=${KSFT_SOURCE_PKG:-linux-source-6.12}
-tarball=/usr/src/${pkg}.tar.xz
+tarball=${KSFT_SOURCE_TARBALL:-/usr/src/${pkg}.tar.xz}
 
 if [ ! -r "$tarball" ]; then
-	"$here/deps.sh" "$pkg"
+	here=$(cd "$(dirname "$0")" && pwd)
+	{
+		echo "ksft-headers: the kselftest framework comes from Debian's $pkg,"
+		echo "ksft-headers: and $tarball is missing.  Install it with:"
+		echo "    $here/deps.sh $pkg"
+		echo "ksft-headers: (as root), or run make vmtest or make check, which do."
+	} >&2
+	exit 1
 fi
-[ -r "$tarball" ] || { echo "ksft-headers: $tarball missing after installing $pkg" >&2; exit 1; }
 
 top=$pkg	# Debian's tarballs unpack into a directory named after the package
 files="tools/testing/selftests/lib.mk
@@ -23,7 +34,8 @@ tools/testing/selftests/kselftest"
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-# shellcheck disable=SC2086
+# One member per file.
+# shellcheck disable=SC2046,SC2086
 tar xJf "$tarball" -C "$tmp" $(printf "$top/%s " $files)
 mkdir -p "$dest"
 cp -a "$tmp/$top/tools" "$dest/"
