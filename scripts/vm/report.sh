@@ -376,8 +376,8 @@ judge_results() {
 #   Watchdog detected hard LOCKUP
 #   kmemleak: N new suspected memory leaks, unreferenced object 0x...
 #   still has objects, Objects remaining   slab caches leaked at rmmod
-# With --where, each line is followed by a TAB and where the run was
-# (which test binary was running), from the runner's lines on the console.
+# With a second argument, each line is preceded by where the run was (which
+# test binary was running, from the runner's lines on the console) and a TAB.
 scan_console() {
 	local console=$1 where=${2-}
 	awk -v where="$where" '
@@ -421,14 +421,14 @@ scan_console() {
 		} else if (s !~ /^(# |vmtest: )/) {
 			bad = splat(s)
 		}
-		if (bad) {
-			if (where)
-				printf "%d:%s\t%s\n", NR, $0, state
-			else
-				printf "%d:%s\n", NR, $0
-		}
-		# Where the run is, for the next lines.
-		if ($0 ~ /^# selftests: [^ :]+: [^ []+/) {
+		# Where the run is, this line included: the "vmtest: test
+		# N start NAME" (a kernel message may share its line), or the
+		# header that the kselftest runner prints for a test.
+		if (match($0, /vmtest: test [0-9]+ start [A-Za-z0-9_.+-]+/)) {
+			t = substr($0, RSTART, RLENGTH)
+			sub(/.* start /, "", t)
+			state = "while " t " ran"
+		} else if ($0 ~ /^# selftests: [^ :]+: [^ []+/) {
 			t = $0
 			sub(/^# selftests: [^ :]+: /, "", t)
 			sub(/[ [].*/, "", t)
@@ -441,6 +441,12 @@ scan_console() {
 		} else if ($0 ~ /^vmtest: ktap end/) {
 			state = "after the tests"
 		}
+		if (bad) {
+			if (where)
+				printf "%s\t%d:%s\n", state, NR, $0
+			else
+				printf "%d:%s\n", NR, $0
+		}
 	}
 	' "$console"
 }
@@ -450,9 +456,9 @@ report_console() {
 	local console=$1 count first
 	[ -n "$SPLATS" ] || return 0
 	count=$(printf '%s\n' "$SPLATS" | wc -l)
-	first=$(printf '%s\n' "$SPLATS" | head -n 1 | cut -f 2)
+	first=$(printf '%s\n' "$SPLATS" | head -n 1 | cut -f 1)
 	echo "KERNEL PROBLEMS: $count line(s) in $console, the first $first:"
-	printf '%s\n' "$SPLATS" | head -n "$MAX_CONSOLE_LINES" | cut -f 1 | sed 's/^/  /'
+	printf '%s\n' "$SPLATS" | head -n "$MAX_CONSOLE_LINES" | sed 's/^[^\t]*\t/  /'
 	[ "$count" -le "$MAX_CONSOLE_LINES" ] || echo "  ..."
 }
 
