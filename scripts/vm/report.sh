@@ -275,7 +275,8 @@ judge_binary() {
 }
 
 # judge_not_reproduced: every listed issue for this kernel whose variant
-# ran and did not fail at the listed check.
+# ran and did not fail at the listed check (in any of its results, should a
+# binary appear more than once).
 judge_not_reproduced() {
 	local i t v name found ran seen=() key k check
 	[ -n "$RELEASE" ] || return 0
@@ -309,7 +310,8 @@ judge_not_reproduced() {
 				esac
 			done
 		done
-		if [ -z "$found" ] && [ -n "$ran" ]; then
+		if [ -n "$ran" ]; then
+			[ -z "$found" ] || ran="$ran (and reproduced elsewhere in the run)"
 			echo "FAIL: known issue not reproduced: $name: ${KI_VARIANT[i]} # check ${KI_CHECK[i]} on $RELEASE: $ran"
 			FAILED=$((FAILED + 1))
 		fi
@@ -326,7 +328,16 @@ judge_results() {
 	parse_ktap "$ktap"
 	for t in "${!T_NAME[@]}"; do
 		case ${T_OUTCOME[t]} in
-		pass) PASSED=$((PASSED + 1)) ;;
+		pass)
+			# A binary that says ok after a failing variant is broken.
+			for v in "${!V_TEST[@]}"; do
+				[[ ${V_TEST[v]} -eq $t && ${V_OUTCOME[v]} == fail ]] || continue
+				echo "FAIL: ${T_NAME[t]} # ok, but its variant failed: ${V_DESC[v]} # ${V_DIRECTIVE[v]:-no directive}"
+				FAILED=$((FAILED + 1))
+				continue 2
+			done
+			PASSED=$((PASSED + 1))
+			;;
 		skip) SKIPPED=$((SKIPPED + 1)) ;;
 		fail) judge_binary "$t" ;;
 		esac
