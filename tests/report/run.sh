@@ -160,8 +160,9 @@ console_file() {
 }
 
 # suite_entries: every entry of the suite's scripts/known-issues names a test
-# of the suite and a check id that the test's source spells out, so that a
-# renamed test or check cannot leave a stale entry behind.
+# of the suite and a check id that its source (the test or the library)
+# spells out as a string, so that a renamed test or check cannot leave a
+# stale entry behind.
 suite_entries() {
 	local file=$REPO/scripts/known-issues glob test variant check src
 	while IFS=$'\t' read -r glob test variant check _; do
@@ -169,9 +170,9 @@ suite_entries() {
 		src=$REPO/x86_64/$test.c
 		if [ ! -f "$src" ]; then
 			result FAIL "known-issues: $test is a test of the suite" "no $src"
-		elif ! grep -q -F -- "\"$check\"" "$src"; then
+		elif ! grep -q -r -F -- "\"$check\"" "$src" "$REPO/lib" "$REPO/include"; then
 			result FAIL "known-issues: $test has a check \"$check\" ($glob, $variant)" \
-				"\"$check\" does not occur in $src"
+				"\"$check\" does not occur in $src, lib/ or include/"
 		else
 			result OK "known-issues: $test has a check \"$check\" ($glob, $variant)"
 		fi
