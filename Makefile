@@ -25,6 +25,9 @@ TEST_GEN_PROGS_x86_64 += x86_64/nested_split_cache_leak_test
 TEST_GEN_PROGS_x86_64 += x86_64/nested_clear_split_test
 TEST_GEN_PROGS_x86_64 += x86_64/nested_dirty_exact_test
 
+# Built with the suite, never run by run_tests: the benchmark (make bench).
+TEST_GEN_PROGS_EXTENDED_x86_64 := x86_64/nested_dirty_log_perf
+
 # Host-side unit tests of library pieces that need no KVM (make check).
 UNIT_TESTS := tests/unit_test
 
@@ -33,6 +36,7 @@ ifeq ($(ARCH),x86)
 ARCH := x86_64
 endif
 TEST_GEN_PROGS := $(TEST_GEN_PROGS_$(ARCH))
+TEST_GEN_PROGS_EXTENDED := $(TEST_GEN_PROGS_EXTENDED_$(ARCH))
 
 # Never let an empty OUTPUT turn $(OUTPUT)/lib into /lib.
 ifeq ($(OUTPUT),)
@@ -78,7 +82,7 @@ $(OUTPUT)/%.o: %.S
 $(OUTPUT)/libkvm.a: $(LIBKVM_OBJS)
 	$(AR) crs $@ $^
 
-$(TEST_GEN_PROGS): $(OUTPUT)/%: $(OUTPUT)/%.o $(OUTPUT)/libkvm.a
+$(TEST_GEN_PROGS) $(TEST_GEN_PROGS_EXTENDED): $(OUTPUT)/%: $(OUTPUT)/%.o $(OUTPUT)/libkvm.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(OUTPUT)/libkvm.a $(LDLIBS)
 
 EXTRA_CLEAN += $(LIBKVM_OBJS) $(OUTPUT)/libkvm.a $(OUTPUT)/x86_64/*.o \
