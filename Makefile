@@ -12,7 +12,7 @@ LIBKVM := lib/variant.c lib/assert.c lib/util.c lib/backing.c lib/knobs.c lib/kv
 LIBKVM_GUEST := lib/ucall_guest.c lib/string_override.c
 
 LIBKVM_x86_64 := lib/x86_64/processor.c lib/x86_64/ucall.c lib/x86_64/kvm_caps.c \
-		 lib/x86_64/tdp.c lib/x86_64/nested.c
+		 lib/x86_64/tdp.c lib/x86_64/nested.c lib/x86_64/nested_mmu.c
 LIBKVM_GUEST_x86_64 := lib/x86_64/handlers.S lib/x86_64/nested_entry.S lib/x86_64/vmx.c lib/x86_64/svm.c \
 		       lib/x86_64/nested_worker.c
 
