@@ -17,7 +17,7 @@
 # SANITIZE=1.
 LIBKVM := lib/variant.c lib/assert.c lib/util.c lib/backing.c lib/knobs.c lib/kvm.c \
 	  lib/memslot.c lib/stats.c lib/dirty_log.c lib/ucall.c lib/cgroup.c lib/tracefs.c
-LIBKVM_x86_64 := lib/x86_64/kvm_caps.c lib/x86_64/tdp.c
+LIBKVM_x86_64 := lib/x86_64/kvm_caps.c lib/x86_64/tdp.c lib/x86_64/nested_mmu.c
 
 # Code that the guest (L1 or L2) runs: never instrumented, since the guest
 # has neither the sanitizers' shadow memory nor their runtime.

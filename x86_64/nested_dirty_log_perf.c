@@ -512,9 +512,9 @@ static void bench_setup(struct bench *b, bool eager)
 
 	/* L1's memory: code, stacks, tables, plus a page list per vCPU. */
 	if (opt.in_l1)
-		b->vm = vm_create(VM_L1_DEFAULT_SIZE);
+		b->vm = vm_create();
 	else
-		b->vm = nested_vm_create(VM_L1_DEFAULT_SIZE);
+		b->vm = nested_vm_create();
 	if (opt.manual)
 		vm_manual_protect_enable(b->vm, true);
 	vm_memslot_add(b->vm, SLOT, SLOT_GPA, b->size, opt.backing, 0);
