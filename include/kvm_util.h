@@ -78,6 +78,12 @@ struct kvm_vm {
 	bool has_run;		/* a vCPU has entered KVM_RUN */
 };
 
+/*
+ * Name the check (phase) that the following assertions belong to: a failure
+ * reports "# check ID".  Provided by lib/assert.c; declared here until then.
+ */
+void test_check(const char *id);
+
 /* /dev/kvm */
 int kvm_open(void);
 int kvm_check_cap(long cap);

@@ -213,3 +213,9 @@ const char *exit_reason_str(uint32_t reason)
 		return names[reason];
 	return "(unknown exit reason)";
 }
+
+/* Until lib/assert.c provides it (helper "state"): a stand-in, removed on merge. */
+void __attribute__((weak)) test_check(const char *id)
+{
+	(void)id;
+}

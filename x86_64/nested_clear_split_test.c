@@ -16,6 +16,7 @@
 #include "kvm_util.h"
 #include "stats.h"
 #include "variant.h"
+#include "x86_64/kvm_caps.h"
 #include "x86_64/nested_worker.h"
 #include "x86_64/processor.h"
 
@@ -74,6 +75,7 @@ static void model_clear(struct model *m, const unsigned long *pages)
 }
 
 struct clear_case {
+	const char *id;		/* the check */
 	const char *what;
 	uint64_t first;		/* first page of the CLEAR, 64-aligned */
 	uint64_t nr;		/* pages in the CLEAR, multiple of 64 */
@@ -85,8 +87,8 @@ struct clear_case {
  * CLEAR the pages set in bits (relative to first, as KVM_CLEAR_DIRTY_LOG
  * takes them) and check the counts moved exactly as the model says.
  */
-static void clear_and_check(struct kvm_vm *vm, struct model *m, const char *what,
-			    uint64_t first, uint64_t nr, unsigned long *bits)
+static void clear_and_check(struct kvm_vm *vm, struct model *m, const char *id,
+			    const char *what, uint64_t first, uint64_t nr, unsigned long *bits)
 {
 	unsigned long *cleared = bitmap_zalloc(m->nr_pages);
 	struct page_stats before, after;
@@ -94,6 +96,7 @@ static void clear_and_check(struct kvm_vm *vm, struct model *m, const char *what
 	int64_t d4k, d2m, d1g;
 	uint64_t i;
 
+	test_check(id);
 	for (i = 0; i < nr; i++)
 		if (bitmap_test(bits, i))
 			bitmap_set_bit(cleared, first + i);
@@ -124,7 +127,7 @@ static void run_case(struct kvm_vm *vm, struct model *m, const struct clear_case
 
 	for (i = 0; i < cc->nr_set; i++)
 		bitmap_set_bit(bits, cc->set[i] - cc->first);
-	clear_and_check(vm, m, cc->what, cc->first, cc->nr, bits);
+	clear_and_check(vm, m, cc->id, cc->what, cc->first, cc->nr, bits);
 	free(bits);
 }
 
@@ -150,11 +153,14 @@ static void run_variant(void *arg)
 	const char *why;
 	uint64_t r, last;
 
+	test_check("setup");
 	TEST_REQUIRE(kvm_has_manual_protect(true),
 		     "KVM lacks KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2 with INITIALLY_SET");
 	if (is_1g)
 		TEST_REQUIRE(nested_has_1g(), "no 1G pages in L1's EPT/NPT or on the host");
-	why = backing_unavailable(backing, size);
+	/* The expectations assume the knob: set it, never inherit it. */
+	kvm_param_require("kvm", "eager_page_split", eager_off ? "N" : "Y", !eager_off);
+	why = backing_reserve(backing, size);
 	TEST_REQUIRE(!why, "%s", why);
 
 	vm = nested_vm_create(0);
@@ -173,6 +179,7 @@ static void run_variant(void *arg)
 
 	w = nested_worker_create(vm, 1, NULL);
 	vm_page_stats(vm, &base);
+	test_check("populate");
 	nested_worker_run_all(w, L2_OP_WRITE, direct_gva(L2_GPA_A), m.nr_pages, 1);
 	vm_page_stats(vm, &pop);
 	model_count(&m, &c);
@@ -184,13 +191,8 @@ static void run_variant(void *arg)
 		    pop.pages_4k - base.pages_4k, pop.pages_2m - base.pages_2m,
 		    pop.pages_1g - base.pages_1g);
 
-	if (eager_off) {
-		int ret = kvm_param_set("kvm", "eager_page_split", "N");
-
-		TEST_REQUIRE(!ret, "kvm.eager_page_split is not writable: %s", strerror(-ret));
-	}
-
 	/* Enabling with INITIALLY_SET splits nothing and protects nothing. */
+	test_check("enable");
 	vm_dirty_log_enable(vm, SLOT_A);
 	vm_page_stats(vm, &on);
 	TEST_ASSERT(on.pages_4k == pop.pages_4k && on.pages_2m == pop.pages_2m &&
@@ -207,6 +209,7 @@ static void run_variant(void *arg)
 		 */
 		struct page_stats after;
 
+		test_check("clear-eager-off");
 		all = bitmap_zalloc(m.nr_pages);
 		bitmap_fill_range(all, 0, m.nr_pages);
 		vm_dirty_log_clear(vm, SLOT_A, all, 0, (uint32_t)m.nr_pages);
@@ -226,11 +229,11 @@ static void run_variant(void *arg)
 		/* Ranges chosen away from each other so the cases don't overlap. */
 		uint64_t r1 = 1, r2 = 3, r3 = 5;	/* 2M range numbers */
 		struct clear_case cases[] = {
-			{ "one page in a 2M range", r1 * PAGES_2M, 64,
+			{ "clear-one-page", "one page in a 2M range", r1 * PAGES_2M, 64,
 			  { r1 * PAGES_2M + 5 }, 1 },
-			{ "first and last page of a 2M range", r2 * PAGES_2M, PAGES_2M,
+			{ "clear-first-last", "first and last page of a 2M range", r2 * PAGES_2M, PAGES_2M,
 			  { r2 * PAGES_2M, r2 * PAGES_2M + PAGES_2M - 1 }, 2 },
-			{ "a range across a 2M boundary", r3 * PAGES_2M + 448, 128,
+			{ "clear-across-2m", "a range across a 2M boundary", r3 * PAGES_2M + 448, 128,
 			  { r3 * PAGES_2M + 500, r3 * PAGES_2M + 511,
 			    r3 * PAGES_2M + 512, r3 * PAGES_2M + 523 }, 4 },
 		};
@@ -242,12 +245,13 @@ static void run_variant(void *arg)
 	}
 
 	/* L2 writes again: the split parts stay 4K while logging is on. */
+	test_check("rewrite");
 	nested_worker_run_all(w, L2_OP_WRITE, direct_gva(L2_GPA_A), m.nr_pages, 2);
 
 	/* Finally the whole slot: every mapping still huge goes to 4K. */
 	all = bitmap_zalloc(m.nr_pages);
 	bitmap_fill_range(all, 0, m.nr_pages);
-	clear_and_check(vm, &m, "the whole slot", 0, m.nr_pages, all);
+	clear_and_check(vm, &m, "clear-whole-slot", "the whole slot", 0, m.nr_pages, all);
 	{
 		struct page_stats after;
 

@@ -17,6 +17,7 @@
 #include "kvm_util.h"
 #include "stats.h"
 #include "variant.h"
+#include "x86_64/kvm_caps.h"
 #include "x86_64/nested_worker.h"
 #include "x86_64/processor.h"
 
@@ -63,18 +64,16 @@ static void run_variant(void *arg)
 	char *hva;
 	int c;
 
+	test_check("setup");
 	if (is_1g)
 		TEST_REQUIRE(nested_has_1g(), "no 1G pages in L1's EPT/NPT or on the host");
 	if (v->manual)
 		TEST_REQUIRE(kvm_has_manual_protect(true),
 			     "KVM lacks KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2 with INITIALLY_SET");
-	why = backing_unavailable(v->backing, size);
+	why = backing_reserve(v->backing, size);
 	TEST_REQUIRE(!why, "%s", why);
-	if (!v->eager) {
-		int ret = kvm_param_set("kvm", "eager_page_split", "N");
-
-		TEST_REQUIRE(!ret, "kvm.eager_page_split is not writable: %s", strerror(-ret));
-	}
+	/* The variant says which splitting it tests: set it, never inherit it. */
+	kvm_param_require("kvm", "eager_page_split", v->eager ? "Y" : "N", v->eager);
 
 	vm = nested_vm_create(0);
 	if (v->manual)
@@ -91,10 +90,12 @@ static void run_variant(void *arg)
 	written = bitmap_zalloc(nr_pages);
 
 	/* Huge mappings first, through every alias, so there is something to split. */
+	test_check("populate");
 	nested_worker_run_all(w, L2_OP_WRITE, direct_gva(L2_GPA_A), nr_pages, 0);
 	if (v->alias)
 		nested_worker_run_all(w, L2_OP_WRITE, direct_gva(L2_GPA_ALIAS), nr_pages, 0);
 
+	test_check("enable");
 	vm_dirty_log_enable(vm, SLOT_A);
 	vm_dirty_log_get(vm, SLOT_A, dirty);
 	n = bitmap_weight(dirty, nr_pages);
@@ -108,6 +109,7 @@ static void run_variant(void *arg)
 			    "found %lu", n);
 	}
 
+	test_check("harvest");
 	for (it = 1; it <= opt_iters; it++) {
 		uint64_t wrong = 0, tag = it << 40 | (opt_seed & 0xffffffffff);
 		struct dirty_diff diff;

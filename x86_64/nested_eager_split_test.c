@@ -18,6 +18,7 @@
 #include "kvm_util.h"
 #include "stats.h"
 #include "variant.h"
+#include "x86_64/kvm_caps.h"
 #include "x86_64/nested_worker.h"
 #include "x86_64/processor.h"
 
@@ -28,14 +29,48 @@
 #define L2_GPA_A	(16ULL << 30)
 #define L2_GPA_B	(32ULL << 30)
 
+/* What a variant does after L2 populated both slots. */
+enum scenario {
+	/* Two logging cycles on A: eager split, dirty log, huge pages return. */
+	TWO_CYCLES,
+	/* Logging on A before L2 ever ran: nothing to split, 4K while logging. */
+	LOG_BEFORE_RUN,
+	/* kvm.eager_page_split=N: nothing split up front, writes split lazily. */
+	LAZY,
+};
+
 struct variant {
 	enum backing_type backing;
 	enum tdp_level leaf;
-	int nr_vcpus;
-	bool log_before_run;
+	int nr_vcpus;		/* 0: the -v count */
+	enum scenario scenario;
 	bool nx_huge_pages;	/* the iTLB multihit mitigation forced on */
 };
 
+static const struct variant variants[] = {
+	{ .backing = BACKING_THP, .leaf = TDP_2M, .nr_vcpus = 1 },
+	{ .backing = BACKING_THP, .leaf = TDP_2M },
+	{ .backing = BACKING_THP, .leaf = TDP_1G, .nr_vcpus = 1 },
+	{ .backing = BACKING_THP, .leaf = TDP_1G },
+	{ .backing = BACKING_HUGETLB_2M, .leaf = TDP_2M, .nr_vcpus = 1 },
+	{ .backing = BACKING_HUGETLB_2M, .leaf = TDP_2M },
+	{ .backing = BACKING_HUGETLB_2M, .leaf = TDP_1G, .nr_vcpus = 1 },
+	{ .backing = BACKING_HUGETLB_2M, .leaf = TDP_1G },
+	{ .backing = BACKING_HUGETLB_1G, .leaf = TDP_2M, .nr_vcpus = 1 },
+	{ .backing = BACKING_HUGETLB_1G, .leaf = TDP_2M },
+	{ .backing = BACKING_HUGETLB_1G, .leaf = TDP_1G, .nr_vcpus = 1 },
+	{ .backing = BACKING_HUGETLB_1G, .leaf = TDP_1G },
+	{ .backing = BACKING_THP, .leaf = TDP_2M, .nr_vcpus = 1, .scenario = LOG_BEFORE_RUN },
+	{ .backing = BACKING_HUGETLB_1G, .leaf = TDP_1G, .scenario = LOG_BEFORE_RUN },
+	/* The mitigation changes how KVM maps huge pages. */
+	{ .backing = BACKING_HUGETLB_2M, .leaf = TDP_2M, .nr_vcpus = 1, .nx_huge_pages = true },
+	{ .backing = BACKING_THP, .leaf = TDP_2M, .nr_vcpus = 1, .scenario = LAZY },
+	{ .backing = BACKING_HUGETLB_2M, .leaf = TDP_2M, .scenario = LAZY },
+	{ .backing = BACKING_HUGETLB_1G, .leaf = TDP_1G, .nr_vcpus = 1, .scenario = LAZY },
+	{ .backing = BACKING_HUGETLB_1G, .leaf = TDP_1G, .scenario = LAZY },
+};
+
+static int opt_vcpus = 2;
 static uint64_t opt_size = 64ULL << 20;
 
 /* A memslot as L2 sees it, and the nested mappings it should get. */
@@ -104,11 +139,6 @@ static void assert_delta(const char *phase, const struct page_stats *from,
 		    phase, exp->d4k, exp->d2m, exp->d1g, d4k, d2m, d1g);
 }
 
-static bool nx_huge_pages_on(void)
-{
-	return kvm_param_bool("kvm", "nx_huge_pages") == 1;
-}
-
 /* Hand a page list out to the vCPUs in contiguous pieces and run it. */
 static void write_list(struct nested_worker *w, const struct region *r,
 		       const uint32_t *pages, uint64_t n, uint64_t tag)
@@ -158,179 +188,218 @@ static void check_dirty(struct kvm_vm *vm, const char *phase, const struct regio
 	free(written);
 }
 
-static void run_variant(void *arg)
-{
-	const struct variant *v = arg;
-	struct region a, b;
-	struct page_stats base, pop, on, wr, off, back, lazy0, lazy1;
-	struct nested_worker *w;
+/* One variant's VM, its two slots, and the counts of the phase before. */
+struct run {
+	const struct variant *v;
 	struct kvm_vm *vm;
-	struct delta d;
-	uint32_t *pages;
-	uint64_t n, i, broken, ppm;
+	struct nested_worker *w;
+	struct region a, b;
+	uint32_t *pages;		/* a page list of A */
+	struct page_stats base;		/* before L2 touched A and B */
+	struct page_stats pop;		/* after L2 populated A and B */
+	struct page_stats last;		/* after the previous phase */
+};
+
+/* Take the counts after a phase and assert their change since from. */
+static void phase_end(struct run *r, const char *phase, const struct page_stats *from,
+		      const struct delta *exp)
+{
+	struct page_stats now;
+
+	vm_page_stats(r->vm, &now);
+	assert_delta(phase, from, &now, exp);
+	r->last = now;
+}
+
+static void run_setup(struct run *r, const struct variant *v)
+{
 	enum backing_type b_backing = v->backing == BACKING_HUGETLB_1G ?
 				      BACKING_HUGETLB_2M : v->backing;
 	uint64_t a_size = v->backing == BACKING_HUGETLB_1G ? ALIGN_UP(opt_size, SZ_1G) : opt_size;
 	const char *why;
-	int ret;
 
+	test_check("setup");
+	r->v = v;
 	if (v->leaf == TDP_1G)
 		TEST_REQUIRE(nested_has_1g(), "no 1G pages in L1's EPT/NPT or on the host");
-	if (v->nx_huge_pages) {
-		ret = kvm_param_set("kvm", "nx_huge_pages", "force");
-		TEST_REQUIRE(!ret, "kvm.nx_huge_pages is not writable: %s", strerror(-ret));
-	}
-	why = backing_unavailable(v->backing, a_size);
+	/* The expectations assume these knobs: set them, never inherit them. */
+	kvm_param_require("kvm", "eager_page_split", v->scenario == LAZY ? "N" : "Y",
+			  v->scenario != LAZY);
+	kvm_param_require("kvm", "nx_huge_pages", v->nx_huge_pages ? "force" : "off",
+			  v->nx_huge_pages);
+	why = backing_reserve(v->backing, a_size);
 	TEST_REQUIRE(!why, "slot A: %s", why);
-	why = backing_unavailable(b_backing, opt_size);
+	why = backing_reserve(b_backing, opt_size);
 	TEST_REQUIRE(!why, "slot B: %s", why);
 
-	vm = nested_vm_create(0);
-	region_init(&a, SLOT_A, GPA_A, a_size, v->backing, L2_GPA_A, v->leaf);
-	region_init(&b, SLOT_B, GPA_B, opt_size, b_backing, L2_GPA_B, v->leaf);
-	vm_memslot_add(vm, SLOT_A, a.gpa, a.size, a.backing, 0);
-	vm_memslot_add(vm, SLOT_B, b.gpa, b.size, b.backing, 0);
-	why = vm_memslot_prefault(vm, SLOT_A);
+	r->vm = nested_vm_create(0);
+	region_init(&r->a, SLOT_A, GPA_A, a_size, v->backing, L2_GPA_A, v->leaf);
+	region_init(&r->b, SLOT_B, GPA_B, opt_size, b_backing, L2_GPA_B, v->leaf);
+	vm_memslot_add(r->vm, SLOT_A, r->a.gpa, r->a.size, r->a.backing, 0);
+	vm_memslot_add(r->vm, SLOT_B, r->b.gpa, r->b.size, r->b.backing, 0);
+	why = vm_memslot_prefault(r->vm, SLOT_A);
 	TEST_REQUIRE(!why, "slot A: %s", why);
-	why = vm_memslot_prefault(vm, SLOT_B);
+	why = vm_memslot_prefault(r->vm, SLOT_B);
 	TEST_REQUIRE(!why, "slot B: %s", why);
-	tdp_map(vm, 0, a.l2_gpa, a.gpa, ALIGN_UP(a.size, tdp_level_size(v->leaf)), v->leaf);
-	tdp_map(vm, 0, b.l2_gpa, b.gpa, ALIGN_UP(b.size, tdp_level_size(v->leaf)), v->leaf);
-	pages = calloc(a.nr_pages, sizeof(*pages));
-	TEST_ASSERT(pages, "out of memory");
+	tdp_map(r->vm, 0, r->a.l2_gpa, r->a.gpa, ALIGN_UP(r->a.size, tdp_level_size(v->leaf)),
+		v->leaf);
+	tdp_map(r->vm, 0, r->b.l2_gpa, r->b.gpa, ALIGN_UP(r->b.size, tdp_level_size(v->leaf)),
+		v->leaf);
+	r->pages = calloc(r->a.nr_pages, sizeof(*r->pages));
+	TEST_ASSERT(r->pages, "out of memory");
 
-	if (v->log_before_run)
-		vm_dirty_log_enable(vm, SLOT_A);
-	w = nested_worker_create(vm, v->nr_vcpus, NULL);
-	vm_page_stats(vm, &base);
+	if (v->scenario == LOG_BEFORE_RUN)
+		vm_dirty_log_enable(r->vm, SLOT_A);
+	r->w = nested_worker_create(r->vm, v->nr_vcpus ? v->nr_vcpus : opt_vcpus, NULL);
+	vm_page_stats(r->vm, &r->base);
+}
 
-	/* 1: populate both slots through L2. */
-	nested_worker_run_all(w, L2_OP_WRITE, a.gva, a.nr_pages, 1);
-	nested_worker_run_all(w, L2_OP_WRITE, b.gva, b.nr_pages, 1);
-	vm_page_stats(vm, &pop);
-	d = (struct delta){ direct_map_tables(a.l2_gpa, a.size) +
-			    direct_map_tables(b.l2_gpa, b.size), 0, 0 };
-	region_huge(&b, 1, &d);
-	if (v->log_before_run) {
-		/*
-		 * Logging was on before L2 ever ran: no nested MMU existed to
-		 * split, and while logging is on L2's faults map A at 4K.
-		 */
-		d.d4k += a.nr_pages;
-		assert_delta("populate with logging already on", &base, &pop, &d);
-		for (i = 0; i < a.nr_pages; i++)
-			pages[i] = i;
-		check_dirty(vm, "populate with logging already on", &a, pages, a.nr_pages, 1);
-		vm_dirty_log_disable(vm, SLOT_A);
-		vm_page_stats(vm, &off);
-		d = (struct delta){ -(int64_t)a.nr_pages, 0, 0 };
-		assert_delta("disable logging on A (zap collapsible 4K mappings)", &pop, &off, &d);
-		nested_worker_run_all(w, L2_OP_WRITE, a.gva, a.nr_pages, 2);
-		nested_worker_run_all(w, L2_OP_CHECK, a.gva, a.nr_pages, 2);
-		vm_page_stats(vm, &back);
-		d = (struct delta){ -(int64_t)a.nr_pages, 0, 0 };
-		region_huge(&a, 1, &d);
-		assert_delta(nx_huge_pages_on() ? "logging off, L2 touches A again (with "
-			     "kvm.nx_huge_pages=Y, KVM before 6.2 keeps mapping 4K under the "
-			     "page tables the zap leaves: fixed by \"KVM: x86/mmu: explicitly "
-			     "check nx_hugepage in disallowed_hugepage_adjust()\")" :
-			     "logging off, L2 touches A again", &pop, &back, &d);
-		goto out;
+/*
+ * L2 writes every page of both slots: huge nested mappings, except for A
+ * when logging is already on (4K while logging).
+ */
+static void phase_populate(struct run *r)
+{
+	bool logging = r->v->scenario == LOG_BEFORE_RUN;
+	struct delta d = { direct_map_tables(r->a.l2_gpa, r->a.size) +
+			   direct_map_tables(r->b.l2_gpa, r->b.size), 0, 0 };
+	uint64_t i;
+
+	test_check("populate");
+	nested_worker_run_all(r->w, L2_OP_WRITE, r->a.gva, r->a.nr_pages, 1);
+	nested_worker_run_all(r->w, L2_OP_WRITE, r->b.gva, r->b.nr_pages, 1);
+	region_huge(&r->b, 1, &d);
+	if (logging)
+		d.d4k += r->a.nr_pages;
+	else
+		region_huge(&r->a, 1, &d);
+	phase_end(r, logging ? "populate with logging on A already on" : "populate",
+		  &r->base, &d);
+	r->pop = r->last;
+	if (logging) {
+		test_check("populate-dirty");
+		for (i = 0; i < r->a.nr_pages; i++)
+			r->pages[i] = i;
+		check_dirty(r->vm, "populate with logging on A already on", &r->a, r->pages,
+			    r->a.nr_pages, 1);
 	}
-	region_huge(&a, 1, &d);
-	assert_delta("populate", &base, &pop, &d);
+}
 
-	/* 2: enabling logging on A splits all of A, 1G all the way to 4K. */
-	vm_dirty_log_enable(vm, SLOT_A);
-	vm_page_stats(vm, &on);
-	d = (struct delta){ a.nr_pages, 0, 0 };
-	region_huge(&a, -1, &d);
-	assert_delta("enable dirty logging on A (eager split)", &pop, &on, &d);
+/* Enabling logging on A splits all of A, 1G all the way to 4K, and not B. */
+static void phase_eager_split(struct run *r, const char *id, const char *phase)
+{
+	struct delta d = { r->a.nr_pages, 0, 0 };
+	struct page_stats from = r->last;
 
-	/* 3: L2's writes to A show up in A's dirty bitmap, nothing re-merges. */
-	for (n = 0, i = 0; i < a.nr_pages; i++)
-		if (i % 7 == 0 || i == a.nr_pages - 1)
-			pages[n++] = i;
-	write_list(w, &a, pages, n, 3);
-	vm_page_stats(vm, &wr);
-	d = (struct delta){ 0, 0, 0 };
-	assert_delta("L2 writes to A while logging", &on, &wr, &d);
-	check_dirty(vm, "L2 writes to A while logging", &a, pages, n, 3);
+	test_check(id);
+	vm_dirty_log_enable(r->vm, SLOT_A);
+	region_huge(&r->a, -1, &d);
+	phase_end(r, phase, &from, &d);
+}
 
-	/*
-	 * 4: logging off zaps A's collapsible 4K mappings right away
-	 * (kvm_mmu_zap_collapsible_sptes), and L2's next touch maps huge again.
-	 */
-	vm_dirty_log_disable(vm, SLOT_A);
-	vm_page_stats(vm, &off);
-	d = (struct delta){ -(int64_t)a.nr_pages, 0, 0 };
-	assert_delta("disable logging on A (zap collapsible 4K mappings)", &wr, &off, &d);
-	nested_worker_run_all(w, L2_OP_WRITE, a.gva, a.nr_pages, 4);
-	nested_worker_run_all(w, L2_OP_CHECK, a.gva, a.nr_pages, 4);
-	vm_page_stats(vm, &back);
-	d = (struct delta){ 0, 0, 0 };
-	assert_delta(nx_huge_pages_on() ? "logging off, L2 touches A again (back to populated; "
-		     "with kvm.nx_huge_pages=Y, KVM before 6.2 keeps mapping 4K under the "
-		     "page tables the zap leaves: fixed in v6.2 by \"KVM: x86/mmu: explicitly check "
-		     "nx_hugepage in disallowed_hugepage_adjust()\")" :
-		     "logging off, L2 touches A again (back to populated)", &pop, &back, &d);
+/* L2's writes to A show up in A's dirty bitmap, and nothing re-merges. */
+static void phase_logged_writes(struct run *r)
+{
+	struct delta d = { 0, 0, 0 };
+	struct page_stats from = r->last;
+	uint64_t i, n;
 
-	/*
-	 * 4b: a second logging cycle splits A all over again: the huge
-	 * mappings that came back are split as eagerly as the first ones.
-	 */
-	vm_dirty_log_enable(vm, SLOT_A);
-	vm_page_stats(vm, &on);
-	d = (struct delta){ a.nr_pages, 0, 0 };
-	region_huge(&a, -1, &d);
-	assert_delta(a.map_size == SZ_1G ?
-		     "enable dirty logging on A again (second eager split; a 1G mapping "
-		     "dropped without 4K mappings means KVM reused the 2M page table left "
-		     "from the first cycle, whose entries still point to emptied 4K tables, "
-		     "and split nothing: shadow_mmu_split_huge_page() skips present entries)" :
-		     "enable dirty logging on A again (second eager split)", &back, &on, &d);
-	vm_dirty_log_disable(vm, SLOT_A);
-	nested_worker_run_all(w, L2_OP_WRITE, a.gva, a.nr_pages, 6);
-	vm_page_stats(vm, &back);
-	d = (struct delta){ 0, 0, 0 };
-	assert_delta("logging off again, L2 touches A (back to populated)", &pop, &back, &d);
+	test_check("logging-writes");
+	for (n = 0, i = 0; i < r->a.nr_pages; i++)
+		if (i % 7 == 0 || i == r->a.nr_pages - 1)
+			r->pages[n++] = i;
+	write_list(r->w, &r->a, r->pages, n, 3);
+	phase_end(r, "L2 writes to A while logging", &from, &d);
+	test_check("logging-dirty");
+	check_dirty(r->vm, "L2 writes to A while logging", &r->a, r->pages, n, 3);
+}
 
-	/* 5: eager_page_split=N: nothing split up front, writes break what they hit. */
-	ret = kvm_param_set("kvm", "eager_page_split", "N");
-	if (ret) {
-		ksft_print_msg("kvm.eager_page_split is not writable (%s): lazy phase not run\n",
-			       strerror(-ret));
-		goto out;
+/* Logging off zaps A's 4K mappings at once (all of them are collapsible). */
+static void phase_disable(struct run *r, const char *id)
+{
+	struct delta d = { -(int64_t)r->a.nr_pages, 0, 0 };
+	struct page_stats from = r->last;
+
+	test_check(id);
+	vm_dirty_log_disable(r->vm, SLOT_A);
+	phase_end(r, "disable logging on A (zap collapsible 4K mappings)", &from, &d);
+}
+
+/* L2 touches A again: its huge mappings are back, as after populate. */
+static void phase_huge_return(struct run *r, const char *id, uint64_t tag)
+{
+	struct delta d = { 0, 0, 0 };
+
+	test_check(id);
+	nested_worker_run_all(r->w, L2_OP_WRITE, r->a.gva, r->a.nr_pages, tag);
+	nested_worker_run_all(r->w, L2_OP_CHECK, r->a.gva, r->a.nr_pages, tag);
+	if (r->v->scenario == LOG_BEFORE_RUN) {
+		/* Populate mapped A at 4K; now it is huge. */
+		d.d4k = -(int64_t)r->a.nr_pages;
+		region_huge(&r->a, 1, &d);
 	}
-	vm_dirty_log_enable(vm, SLOT_A);
-	vm_page_stats(vm, &lazy0);
-	d = (struct delta){ 0, 0, 0 };
-	assert_delta("enable logging with eager_page_split=N", &back, &lazy0, &d);
+	phase_end(r, "logging off, L2 touches A again: A huge again (counts of populate)",
+		  &r->pop, &d);
+}
+
+/*
+ * eager_page_split=N: enabling logging splits nothing; a write to a huge
+ * mapping breaks that one mapping, into one 4K mapping for the page.
+ */
+static void phase_lazy(struct run *r)
+{
+	struct delta d = { 0, 0, 0 };
+	struct page_stats from = r->last;
+	uint64_t ppm = r->a.map_size / SZ_4K, n, i;
+
+	test_check("lazy-enable");
+	vm_dirty_log_enable(r->vm, SLOT_A);
+	phase_end(r, "enable logging on A with eager_page_split=N", &from, &d);
 
 	/* One page in every other nested mapping of A. */
-	ppm = a.map_size / SZ_4K;
-	for (n = 0, broken = 0, i = 0; i < a.nr_maps; i++) {
-		if (i % 2)
-			continue;
-		pages[n++] = i * ppm + (i * 37) % ppm;
-		broken++;
-	}
-	write_list(w, &a, pages, n, 5);
-	vm_page_stats(vm, &lazy1);
-	d = (struct delta){ n, 0, 0 };
-	if (a.map_size == SZ_2M)
-		d.d2m = -(int64_t)broken;
-	else if (a.map_size == SZ_1G)
-		d.d1g = -(int64_t)broken;
-	assert_delta("L2 writes with eager_page_split=N (lazy split)", &lazy0, &lazy1, &d);
-	check_dirty(vm, "L2 writes with eager_page_split=N", &a, pages, n, 5);
-	vm_dirty_log_disable(vm, SLOT_A);
-	knobs_restore();
+	test_check("lazy-writes");
+	for (n = 0, i = 0; i < r->a.nr_maps; i += 2)
+		r->pages[n++] = i * ppm + (i * 37) % ppm;
+	from = r->last;
+	write_list(r->w, &r->a, r->pages, n, 5);
+	d.d4k = n;
+	if (r->a.map_size == SZ_2M)
+		d.d2m = -(int64_t)n;
+	else if (r->a.map_size == SZ_1G)
+		d.d1g = -(int64_t)n;
+	phase_end(r, "L2 writes to A with eager_page_split=N (lazy split)", &from, &d);
+	test_check("lazy-dirty");
+	check_dirty(r->vm, "L2 writes to A with eager_page_split=N", &r->a, r->pages, n, 5);
+}
 
-out:
-	free(pages);
-	nested_worker_free(w);
-	vm_free(vm);
+static void run_variant(void *arg)
+{
+	struct run r = { 0 };
+
+	run_setup(&r, arg);
+	phase_populate(&r);
+	switch (r.v->scenario) {
+	case TWO_CYCLES:
+		phase_eager_split(&r, "enable", "enable logging on A (eager split)");
+		phase_logged_writes(&r);
+		phase_disable(&r, "disable");
+		phase_huge_return(&r, "huge-return", 4);
+		phase_eager_split(&r, "second-enable",
+				  "enable logging on A again (second eager split)");
+		phase_disable(&r, "second-disable");
+		phase_huge_return(&r, "second-huge-return", 6);
+		break;
+	case LOG_BEFORE_RUN:
+		phase_disable(&r, "disable");
+		phase_huge_return(&r, "huge-return", 2);
+		break;
+	case LAZY:
+		phase_lazy(&r);
+		break;
+	}
+	free(r.pages);
+	nested_worker_free(r.w);
+	vm_free(r.vm);
 }
 
 static void usage(const char *name, int code)
@@ -348,14 +417,10 @@ static void usage(const char *name, int code)
 
 int main(int argc, char *argv[])
 {
-	static const enum backing_type backings[] = {
-		BACKING_THP, BACKING_HUGETLB_2M, BACKING_HUGETLB_1G,
-	};
-	struct variant vs[2 * 3 * 2 + 3];
-	int nr = 0, opt, nr_vcpus = 2, only_backing = -1, only_leaf = 0;
-	unsigned int bi, li, ci;
+	int nr = 0, opt, only_backing = -1, only_leaf = 0;
 	char desc[160];
-	uint64_t v;
+	unsigned int i;
+	uint64_t val;
 
 	while ((opt = getopt(argc, argv, "b:v:s:l:Vh")) != -1) {
 		enum backing_type b;
@@ -369,11 +434,11 @@ int main(int argc, char *argv[])
 			}
 			break;
 		case 'v':
-			if (parse_uint(optarg, NESTED_WORKER_MAX_VCPUS, &v) || v < 1) {
+			if (parse_uint(optarg, NESTED_WORKER_MAX_VCPUS, &val) || val < 1) {
 				fprintf(stderr, "-v: 1 to %d vCPUs\n", NESTED_WORKER_MAX_VCPUS);
 				usage(argv[0], KSFT_FAIL);
 			}
-			nr_vcpus = (int)v;
+			opt_vcpus = (int)val;
 			break;
 		case 's':
 			if (backing_parse(optarg, &b) || b == BACKING_ANON_4K) {
@@ -399,43 +464,24 @@ int main(int argc, char *argv[])
 	ksft_print_header();
 	nested_require(false);
 
-	for (bi = 0; bi < ARRAY_SIZE(backings); bi++) {
-		if (only_backing >= 0 && (int)backings[bi] != only_backing)
-			continue;
-		for (li = TDP_2M; li <= TDP_1G; li++) {
-			if (only_leaf && (int)li != only_leaf)
-				continue;
-			for (ci = 0; ci < 2; ci++)
-				vs[nr++] = (struct variant){
-					.backing = backings[bi], .leaf = li,
-					.nr_vcpus = ci ? nr_vcpus : 1,
-				};
-		}
-	}
-	if (only_backing < 0 && !only_leaf) {
-		vs[nr++] = (struct variant){ .backing = BACKING_THP, .leaf = TDP_2M,
-					     .nr_vcpus = 1, .log_before_run = true };
-		vs[nr++] = (struct variant){ .backing = BACKING_HUGETLB_1G, .leaf = TDP_1G,
-					     .nr_vcpus = nr_vcpus, .log_before_run = true };
-		/* The iTLB multihit mitigation changes how KVM maps huge pages. */
-		vs[nr++] = (struct variant){ .backing = BACKING_HUGETLB_2M, .leaf = TDP_2M,
-					     .nr_vcpus = 1, .nx_huge_pages = true };
-	}
-
+#define SELECTED(v)	((only_backing < 0 || (int)(v)->backing == only_backing) && \
+			 (!only_leaf || (int)(v)->leaf == only_leaf))
+	for (i = 0; i < ARRAY_SIZE(variants); i++)
+		nr += SELECTED(&variants[i]);
 	ksft_set_plan(nr);
-	for (opt = 0; opt < nr; opt++) {
-		/*
-		 * The mitigation's state is part of the name: it changes what
-		 * KVM does, and known issues are matched against the name.
-		 */
-		snprintf(desc, sizeof(desc), "%s %s %s leaf %d vCPU%s%s%s",
-			 nested_vendor_name(kvm_nested_vendor()), backing_name(vs[opt].backing),
-			 tdp_level_name(vs[opt].leaf), vs[opt].nr_vcpus,
-			 vs[opt].nr_vcpus > 1 ? "s" : "",
-			 vs[opt].log_before_run ? " logging on before L2 runs" : "",
-			 vs[opt].nx_huge_pages ? " with nx_huge_pages forced on" :
-			 nx_huge_pages_on() ? " with nx_huge_pages" : "");
-		variant_run(desc, run_variant, &vs[opt]);
+	for (i = 0; i < ARRAY_SIZE(variants); i++) {
+		const struct variant *v = &variants[i];
+		int nr_vcpus = v->nr_vcpus ? v->nr_vcpus : opt_vcpus;
+
+		if (!SELECTED(v))
+			continue;
+		snprintf(desc, sizeof(desc), "%s %s %s leaf %d vCPU%s%s%s%s",
+			 nested_vendor_name(kvm_nested_vendor()), backing_name(v->backing),
+			 tdp_level_name(v->leaf), nr_vcpus, nr_vcpus > 1 ? "s" : "",
+			 v->scenario == LOG_BEFORE_RUN ? " logging on before L2 runs" : "",
+			 v->scenario == LAZY ? " eager_page_split=N" : "",
+			 v->nx_huge_pages ? " nx_huge_pages forced on" : "");
+		variant_run(desc, run_variant, (void *)v);
 	}
 	ksft_finished();
 }

@@ -137,9 +137,10 @@ static void run_smoke(void *arg)
 	const char *why;
 	int i, p;
 
+	test_check("setup");
 	if (sm->need_1g)
 		TEST_REQUIRE(nested_has_1g(), "no 1G pages in EPT/NPT for L1 or on the host");
-	why = backing_unavailable(sm->backing, sm->slot_size);
+	why = backing_reserve(sm->backing, sm->slot_size);
 	TEST_REQUIRE(!why, "%s", why);
 
 	vm = nested_vm_create(0);
@@ -175,8 +176,13 @@ static void run_smoke(void *arg)
 	}
 
 	for (p = 0; p <= sm->nr_phases; p++) {
+		static const char *const ids[] = {
+			[TDP_4K] = "leaf-4k", [TDP_2M] = "leaf-2m", [TDP_1G] = "leaf-1g",
+		};
 		uint64_t exp[3] = { 0, 0, 0 }, got[3];
 
+		/* Phase 0 is L2's warm-up; phase p goes through L1 leaves of leaves[p - 1]. */
+		test_check(p ? ids[sm->leaves[p - 1]] : "warm-up");
 		for (i = 0; i < sm->nr_vcpus; i++) {
 			TEST_ASSERT_EQ(vcpu_run_ucall(vcpus[i], &uc), UCALL_SYNC,
 				       "ucall from L2");
@@ -202,6 +208,7 @@ static void run_smoke(void *arg)
 		}
 		prev = now;
 	}
+	test_check("finish");
 	for (i = 0; i < sm->nr_vcpus; i++)
 		TEST_ASSERT_EQ(vcpu_run_ucall(vcpus[i], &uc), UCALL_DONE, "final ucall from L2");
 	vm_free(vm);

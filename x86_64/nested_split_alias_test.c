@@ -22,6 +22,7 @@
 #include "stats.h"
 #include "tracefs.h"
 #include "variant.h"
+#include "x86_64/kvm_caps.h"
 #include "x86_64/nested_worker.h"
 #include "x86_64/processor.h"
 
@@ -288,6 +289,7 @@ static void check_split_events(struct setup *s, const char *desc,
 	 * almost every split once a descriptor was consumed: about one drop per
 	 * descriptor, at least the number of L1 huge pages here.
 	 */
+	test_check("lock-drops");
 	refills = 1 + DIV_ROUND_UP(sps, SPLIT_PAGE_CAPACITY) +
 		  DIV_ROUND_UP(descs, SPLIT_DESC_CAPACITY - SPLIT_DESC_MIN);
 	bound = refills + 4 + s->nr_huge / 8;
@@ -312,7 +314,7 @@ static void trace_setup(struct trace_ctx *t)
 	t->ti = trace_instance_create(name, t->why, sizeof(t->why));
 	if (!t->ti)
 		return;
-	ret = trace_event_enable(t->ti, SPLIT_EVENT_SYSTEM, SPLIT_EVENT);
+	ret = __trace_event_enable(t->ti, SPLIT_EVENT_SYSTEM, SPLIT_EVENT);
 	if (ret) {
 		snprintf(t->why, sizeof(t->why), "cannot enable %s:%s: %s%s", SPLIT_EVENT_SYSTEM,
 			 SPLIT_EVENT, strerror(-ret),
@@ -337,7 +339,7 @@ static void region_setup(struct setup *s, const struct variant *v)
 	s->nr_huge = s->size / s->huge_size;
 	if (v->leaf == TDP_1G)
 		TEST_REQUIRE(nested_has_1g(), "no 1G pages in L1's EPT/NPT or on the host");
-	why = backing_unavailable(s->backing, s->size);
+	why = backing_reserve(s->backing, s->size);
 	TEST_REQUIRE(!why, "%s", why);
 
 	s->vm = nested_vm_create(0);
@@ -428,7 +430,10 @@ static void run_variant(void *arg)
 	long n;
 	int j;
 
+	test_check("setup");
 	variant_desc(v, desc, sizeof(desc));
+	/* Every phase after populate assumes eager splitting: set it, never inherit it. */
+	kvm_param_require("kvm", "eager_page_split", "Y", true);
 	trace_setup(&t);
 	if (v->trace_required)
 		TEST_REQUIRE(t.ti, "%s", t.why);
@@ -436,6 +441,7 @@ static void run_variant(void *arg)
 	vm_page_stats(s.vm, &base);
 
 	/* 1: L2 maps the slot through every view. */
+	test_check("populate");
 	touch_all_views(&s, 1);
 	vm_page_stats(s.vm, &pop);
 	d = (struct delta){ s.nr_pages_4k, 0, 0 };
@@ -464,22 +470,25 @@ static void run_variant(void *arg)
 	 * would each get their own split pages: k x the slot's pages.)  4K
 	 * aliases keep their own 4K mappings.
 	 */
+	test_check("enable");
 	if (t.ti) {
-		TEST_ASSERT(!trace_clear(t.ti) && !trace_set_on(t.ti, true),
+		TEST_ASSERT(!__trace_clear(t.ti) && !__trace_set_on(t.ti, true),
 			    "starting the trace instance");
 	}
 	vm_dirty_log_enable(s.vm, SLOT);
 	if (t.ti) {
-		TEST_ASSERT(!trace_set_on(t.ti, false), "stopping the trace instance");
-		n = trace_for_each(t.ti, SPLIT_EVENT, split_event, &ev, &lost);
+		TEST_ASSERT(!__trace_set_on(t.ti, false), "stopping the trace instance");
+		n = __trace_for_each(t.ti, SPLIT_EVENT, split_event, &ev, &lost);
 		TEST_ASSERT(n >= 0, "reading the trace instance: %s", strerror((int)-n));
 	}
 	vm_page_stats(s.vm, &on);
 	d = (struct delta){ s.nr_pages, 0, 0 };
 	delta_add_huge(&d, s.huge_size, -(int64_t)(v->k * s.nr_huge));
 	assert_delta(desc, "enable dirty logging (eager split)", &pop, &on, &d);
-	if (t.ti)
+	if (t.ti) {
+		test_check("split-events");
 		check_split_events(&s, desc, &ev, lost);
+	}
 	else
 		ksft_print_msg("%s: tracepoint checks not run: %s\n", desc, t.why);
 
@@ -489,6 +498,7 @@ static void run_variant(void *arg)
 	 * must be dirty in L1 GPA terms, nothing else, and nothing merges
 	 * back.
 	 */
+	test_check("alias-writes");
 	written = bitmap_zalloc(s.nr_pages);
 	list = calloc(s.nr_pages, sizeof(*list));
 	TEST_ASSERT(list, "out of memory");
@@ -516,6 +526,7 @@ static void run_variant(void *arg)
 	vm_page_stats(s.vm, &wr);
 	d = (struct delta){ 0, 0, 0 };
 	assert_delta(desc, "L2 writes through every alias", &on, &wr, &d);
+	test_check("alias-dirty");
 	check_dirty(&s, desc, written, nr_written);
 
 	free(list);

@@ -12,6 +12,7 @@
 #include "kvm_util.h"
 #include "stats.h"
 #include "ucall.h"
+#include "variant.h"
 #include "x86_64/kvm_caps.h"
 #include "x86_64/processor.h"
 
@@ -41,41 +42,36 @@ static void guest_code(uint64_t warm_gva, uint64_t gva, uint64_t size)
 	GUEST_DONE();
 }
 
-static void run_variant(const struct variant *v)
+static void run_variant(void *arg)
 {
+	const struct variant *v = arg;
 	uint64_t page = backing_page_size(v->backing);
 	struct page_stats before, after;
 	uint64_t exp[3] = { 0, 0, 0 }, got[3];
-	const char *name = backing_name(v->backing);
 	const char *why;
 	struct kvm_vcpu *vcpu;
 	struct kvm_vm *vm;
 	struct ucall uc;
 	gpa_t warm;
 
-	why = backing_unavailable(v->backing, v->size);
-	if (!why && v->backing == BACKING_HUGETLB_1G && !kvm_tdp_has_1g_pages())
-		why = "the host CPU has no 1G EPT/NPT pages";
-	if (why) {
-		ksft_test_result_skip("%s: %s\n", name, why);
-		return;
-	}
+	test_check("setup");
+	why = backing_reserve(v->backing, v->size);
+	TEST_REQUIRE(!why, "%s", why);
+	TEST_REQUIRE(v->backing != BACKING_HUGETLB_1G || kvm_tdp_has_1g_pages(),
+		     "the host CPU has no 1G EPT/NPT pages");
 
 	vm = vm_create(0);
 	vm_memslot_add(vm, TEST_SLOT, TEST_GPA, v->size, v->backing, 0);
 	why = vm_memslot_prefault(vm, TEST_SLOT);
-	if (why) {
-		ksft_test_result_skip("%s: %s\n", name, why);
-		vm_free(vm);
-		return;
-	}
+	TEST_REQUIRE(!why, "%s", why);
 	warm = vm_alloc_pages(vm, 1);
 	vcpu = vm_vcpu_add(vm, guest_code);
 	vcpu_args_set(vcpu, 3, direct_gva(warm), direct_gva(TEST_GPA), v->size);
+	TEST_ASSERT_EQ(vcpu_run_ucall(vcpu, &uc), UCALL_SYNC, "warm-up: ucall");
 
-	TEST_ASSERT_EQ(vcpu_run_ucall(vcpu, &uc), UCALL_SYNC, "first ucall");
+	test_check("map");
 	vm_page_stats(vm, &before);
-	TEST_ASSERT_EQ(vcpu_run_ucall(vcpu, &uc), UCALL_SYNC, "second ucall");
+	TEST_ASSERT_EQ(vcpu_run_ucall(vcpu, &uc), UCALL_SYNC, "touch the slot: ucall");
 	vm_page_stats(vm, &after);
 	page_stats_print("before touching", &before);
 	page_stats_print("after touching", &after);
@@ -85,13 +81,12 @@ static void run_variant(const struct variant *v)
 	got[0] = after.pages_4k - before.pages_4k;
 	got[1] = after.pages_2m - before.pages_2m;
 	got[2] = after.pages_1g - before.pages_1g;
+	TEST_ASSERT(!memcmp(exp, got, sizeof(exp)),
+		    "touch every page of the %lu MiB %s slot: expected 4K/2M/1G mappings "
+		    "+%lu/+%lu/+%lu, found +%lu/+%lu/+%lu", v->size >> 20,
+		    backing_name(v->backing), exp[0], exp[1], exp[2], got[0], got[1], got[2]);
 
-	ksft_test_result(!memcmp(exp, got, sizeof(exp)),
-			 "%s: %lu MiB slot mapped as expected 4K/2M/1G +%lu/+%lu/+%lu, "
-			 "found +%lu/+%lu/+%lu\n",
-			 name, v->size >> 20, exp[0], exp[1], exp[2],
-			 got[0], got[1], got[2]);
-
+	test_check("finish");
 	TEST_ASSERT_EQ(vcpu_run_ucall(vcpu, &uc), UCALL_DONE, "last ucall");
 	vm_free(vm);
 }
@@ -112,6 +107,7 @@ int main(int argc, char *argv[])
 	struct variant variants[NR_BACKING_TYPES];
 	uint64_t size = 64ULL << 20;
 	int only = -1, opt;
+	char desc[96];
 	unsigned int i;
 
 	while ((opt = getopt(argc, argv, "b:s:Vh")) != -1) {
@@ -147,8 +143,12 @@ int main(int argc, char *argv[])
 				   ALIGN_UP(size, SZ_1G) : size;
 	}
 	ksft_set_plan(only < 0 ? NR_BACKING_TYPES : 1);
-	for (i = 0; i < NR_BACKING_TYPES; i++)
-		if (only < 0 || (int)i == only)
-			run_variant(&variants[i]);
+	for (i = 0; i < NR_BACKING_TYPES; i++) {
+		if (only >= 0 && (int)i != only)
+			continue;
+		snprintf(desc, sizeof(desc), "%s: %lu MiB slot, one mapping per host page",
+			 backing_name(variants[i].backing), variants[i].size >> 20);
+		variant_run(desc, run_variant, &variants[i]);
+	}
 	ksft_finished();
 }

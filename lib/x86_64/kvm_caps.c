@@ -73,3 +73,24 @@ void kvm_require_tdp_mmu(void)
 	TEST_REQUIRE(kvm_tdp_mmu_enabled(),
 		     "kvm.tdp_mmu=N: L1 memory is shadow paged (load kvm with tdp_mmu=1)");
 }
+
+void kvm_param_require(const char *module, const char *name, const char *val, bool want)
+{
+	int ret = __kvm_param_set(module, name, val);
+	char now[32] = "";
+	bool has;
+
+	if (!ret)
+		return;
+	/* Not writable: the test can still run if it already has the value. */
+	if (__kvm_param_read(module, name, now, sizeof(now)))
+		snprintf(now, sizeof(now), "unreadable");
+	now[strcspn(now, "\n")] = '\0';
+	if (want)
+		has = strchr("Yy1", now[0]) && now[0];
+	else
+		has = (strchr("Nn0", now[0]) && now[0]) || !strcmp(now, "never") ||
+		      !strcmp(now, "off");
+	TEST_REQUIRE(has, "%s.%s is %s and cannot be set to %s: %s",
+		     module, name, now, val, strerror(-ret));
+}

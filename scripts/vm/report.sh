@@ -5,35 +5,37 @@
 #
 # Usage: report.sh [--known-issues FILE] [--release KERNEL_RELEASE] OUTDIR
 #        report.sh --check --known-issues FILE
+#        report.sh --scan-console FILE
 # Reads OUTDIR/results.ktap and OUTDIR/console.log; prints the verdicts and
 # the closing "N passed, N failed, N skipped" line.
 # Exit: 0 all good, 1 test failures, 2 usage error or malformed
 # known-issues file, 5 kernel problems on the console (wins over 1).
+# --scan-console prints the splat lines of FILE as LINENO:TEXT and exits 5
+# if there are any, 0 if none (the runner polls it to stop a broken VM).
 
 set -euo pipefail
 
 PROG=${0##*/}
 
-# Console lines that mean the kernel is broken (an awk regexp). WARNING must
-# start the message, as WARN() and lockdep print it: "RETBleed: WARNING: ..."
-# is advice, not a bug.
-CONSOLE_PATTERN='(^|\\] )WARNING:|BUG:|Oops|Kernel panic|general protection fault|still has objects|Objects remaining'
 MAX_CONSOLE_LINES=40
 
 usage() {
 	echo "usage: $PROG [--known-issues FILE] [--release KERNEL_RELEASE] OUTDIR" >&2
 	echo "       $PROG --check --known-issues FILE" >&2
+	echo "       $PROG --scan-console FILE" >&2
 	exit 2
 }
 
 KNOWN_FILE=
 RELEASE=
 CHECK_ONLY=0
+SCAN_FILE=
 while [ $# -gt 0 ]; do
 	case $1 in
 	--known-issues) [ $# -ge 2 ] || usage; KNOWN_FILE=$2; shift 2 ;;
 	--release) [ $# -ge 2 ] || usage; RELEASE=$2; shift 2 ;;
 	--check) CHECK_ONLY=1; shift ;;
+	--scan-console) [ $# -ge 2 ] || usage; SCAN_FILE=$2; shift 2 ;;
 	-*) usage ;;
 	*) break ;;
 	esac
@@ -154,20 +156,94 @@ judge_results() {
 	done <"$ktap"
 }
 
-# Prints kernel problem lines of the console log with their line numbers.
-# Test output ("# ...") and the runner's own lines ("vmtest: ...") are not
-# the kernel's, unless a kernel message (with its timestamp) got appended to
-# one of them.
+# Prints the kernel splat lines of a console log as LINENO:TEXT.
+#
+# Only kernel messages are judged: the text after a printk timestamp
+# "[   12.345678]" (and an optional caller id "[T123]"), each message of a
+# line on its own, since the serial console can glue a kernel message to the
+# end of a line of test output.  A line without a timestamp is judged whole,
+# except test output ("# ...") and the runner's own lines ("vmtest: ..."):
+# those are not the kernel's.  The patterns are anchored at the start of the
+# message where the kernel prints them there, so that advice such as
+# "RETBleed: WARNING: Spectre v2 mitigation leaves CPU vulnerable" or a word
+# like "DEBUG:" is no splat.  The forms, from the printk calls of 6.1, 6.12
+# and 7.2:
+#   WARNING:                  WARN(), lockdep, RCU lockdep ("suspicious RCU usage")
+#   kernel BUG at FILE:LINE!  BUG(), BUG_ON()
+#   STR: 0000 [#N]            die(): "invalid opcode: 0000 [#1]" (6.1),
+#                             "Oops: invalid opcode: 0000 [#1]" (6.12, 7.2),
+#                             "int3: 0000 [#1]", "general protection fault, ...: 0000 [#1]"
+#   Oops, general protection fault, Kernel panic
+#   BUG: ...                  KASAN, KFENCE, page faults, sleeping in atomic,
+#                             soft lockup ("watchdog: BUG: soft lockup"), bad page state
+#   BUG CACHE (TAINT): ...    SLUB consistency reports
+#   UBSAN:, list_add/list_del corruption
+#   INFO: task ... blocked    the hung-task detector
+#   INFO: rcu_* detected stalls / self-detected stall
+#   Watchdog detected hard LOCKUP
+#   kmemleak: N new suspected memory leaks, unreferenced object 0x...
+#   still has objects, Objects remaining   slab caches leaked at rmmod
 scan_console() {
 	local console=$1
-	[ -f "$console" ] || return 0
-	awk -v pattern="$CONSOLE_PATTERN" '
-		{ sub(/\r$/, "") }
-		/^(# |vmtest: )/ && !/\[ *[0-9]+\.[0-9]+\]/ { next }
-		$0 ~ pattern { printf "%d:%s\n", NR, $0 }
+	awk '
+	function splat(m) {
+		sub(/^ +/, "", m)
+		return m ~ /^WARNING:/ ||
+			m ~ /^kernel BUG at / ||
+			m ~ /: [0-9a-f][0-9a-f][0-9a-f][0-9a-f] \[#[0-9]+\]/ ||
+			m ~ /^Oops/ ||
+			m ~ /^general protection fault/ ||
+			m ~ /^Kernel panic/ ||
+			m ~ /(^|[ :(\]])BUG: / ||
+			m ~ /^BUG [^ ]+ \([^)]*\): / ||
+			m ~ /^UBSAN: / ||
+			m ~ /^list_(add|del) corruption/ ||
+			m ~ /^INFO: task .*blocked/ ||
+			m ~ /INFO: rcu_[a-z_]+ (self-)?detected (expedited )?stall/ ||
+			m ~ /Watchdog detected hard LOCKUP/ ||
+			m ~ /^kmemleak: .*suspected memory leak/ ||
+			m ~ /^unreferenced object 0x/ ||
+			m ~ /still has objects/ ||
+			m ~ /Objects remaining/
+	}
+	{
+		sub(/\r$/, "")
+		# Terminal control sequences of the firmware and the emulator.
+		gsub(/\033\[[0-9;?]*[A-Za-z]/, "")
+		gsub(/\033[()c]/, "")
+		s = $0
+		bad = 0
+		if (match(s, /\[ *[0-9]+\.[0-9]+\]/)) {
+			while (!bad && match(s, /\[ *[0-9]+\.[0-9]+\]/)) {
+				s = substr(s, RSTART + RLENGTH)
+				m = s
+				sub(/^ ?\[ *[CT][0-9]+\]/, "", m)
+				if (match(m, /\[ *[0-9]+\.[0-9]+\]/))
+					m = substr(m, 1, RSTART - 1)
+				bad = splat(m)
+			}
+		} else if (s !~ /^(# |vmtest: )/) {
+			bad = splat(s)
+		}
+		if (bad)
+			printf "%d:%s\n", NR, $0
+	}
 	' "$console"
 }
 
+if [ -n "$SCAN_FILE" ]; then
+	if [ $# -ne 0 ] || [ -n "$KNOWN_FILE$RELEASE" ] || [ "$CHECK_ONLY" -ne 0 ]; then
+		usage
+	fi
+	if [ ! -f "$SCAN_FILE" ] || [ ! -r "$SCAN_FILE" ]; then
+		echo "$PROG: cannot read $SCAN_FILE" >&2
+		exit 2
+	fi
+	problems=$(scan_console "$SCAN_FILE")
+	[ -n "$problems" ] || exit 0
+	printf '%s\n' "$problems"
+	exit 5
+fi
 if [ -n "$KNOWN_FILE" ]; then
 	load_known_issues "$KNOWN_FILE"
 fi
@@ -183,7 +259,8 @@ judge_results "$OUTDIR/results.ktap"
 rc=0
 [ "$FAILED" -eq 0 ] || rc=1
 
-problems=$(scan_console "$OUTDIR/console.log")
+problems=
+[ ! -f "$OUTDIR/console.log" ] || problems=$(scan_console "$OUTDIR/console.log")
 if [ -n "$problems" ]; then
 	count=$(printf '%s\n' "$problems" | wc -l)
 	echo "KERNEL PROBLEMS: $count line(s) in $OUTDIR/console.log:"
