@@ -125,7 +125,7 @@ do {									\
 /*
  * read() a whole (small) file into buf, without its trailing newline:
  * returns the length or -errno.  write() val to a file with O_TRUNC: 0 or
- * -errno.  For knobs use knob_set(), which journals the change.
+ * -errno.  For knobs use __knob_set(), which journals the change.
  */
 ssize_t __file_read_str(const char *path, char *buf, size_t len);
 int __file_write_str(const char *path, const char *val);

@@ -71,6 +71,8 @@ static void __noret run_child(void (*fn)(void *arg), void *arg, int fd, pid_t pa
 	/* Die with the parent; SIGTERM so that this process restores its knobs. */
 	if (prctl(PR_SET_PDEATHSIG, SIGTERM) || getppid() != parent)
 		_exit(KSFT_FAIL);
+	/* A report to a parent that just died must not kill this one unrestored. */
+	signal(SIGPIPE, SIG_IGN);
 	fn(arg);
 	fflush(stdout);
 	exit(KSFT_PASS);

@@ -629,22 +629,24 @@ pass_counts() {
 			}
 			if (inner) name = test ": " line
 			else { name = line; sub(/^selftests: kvm: /, "", name) }
-			if (!(name in seen)) { order[++n] = name; seen[name] = 1 }
+			if (!(name in seen)) { order[++n] = name; seen[name] = 0 }
+			seen[name]++
 			if (!notok && toupper(directive) ~ /^SKIP/) skip[name]++
 			else if (!notok) pass[name]++
 		}
 		END {
 			for (i = 1; i <= n; i++) {
 				name = order[i]
-				printf "%d/%d %s%s\n", pass[name], runs, name,
-					skip[name] ? " (skipped " skip[name] ")" : ""
+				printf "%d/%d %s%s%s\n", pass[name], runs, name,
+					skip[name] ? " (skipped " skip[name] ")" : "",
+					seen[name] < runs ? " (in " seen[name] " runs only: unstable name)" : ""
 			}
 		}' "$@"
 }
 
 # --repeat N: N boots, one after the other, each with its own OUT/run-K.
 run_repeated() {
-	local k rc worst=0 dir args=() i ktaps=() flaky line codes=()
+	local k rc worst=0 dir args=() i ktaps=() flaky unstable line codes=()
 	# The arguments without --out and --repeat.
 	for ((i = 0; i < ${#ARGS[@]}; i++)); do
 		case ${ARGS[i]} in
@@ -666,13 +668,18 @@ run_repeated() {
 	if [ ${#ktaps[@]} -gt 0 ]; then
 		pass_counts "${ktaps[@]}" | tee "$OUT_DIR/pass-counts"
 	fi
-	flaky=0
+	flaky=0 unstable=0
 	if [ -f "$OUT_DIR/pass-counts" ]; then
 		while read -r line; do
+			if [[ $line == *'unstable name)' ]]; then
+				unstable=$((unstable + 1))
+				continue
+			fi
 			line=${line%% *}
 			[ "${line%/*}" -eq 0 ] || [ "${line%/*}" -eq "$REPEAT" ] || flaky=$((flaky + 1))
 		done <"$OUT_DIR/pass-counts"
 	fi
+	[ "$unstable" -eq 0 ] || echo "vmtest: $unstable result name(s) not in every run (names that change between runs)"
 	[ ${#ktaps[@]} -eq "$REPEAT" ] || echo "vmtest: $((REPEAT - ${#ktaps[@]})) run(s) left no results.ktap"
 	echo "vmtest: $flaky flaky result(s) (passed in some runs, not in others)"
 	exit "$worst"

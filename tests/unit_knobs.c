@@ -450,7 +450,7 @@ static void test_knobs_quiet(void)
 static const struct unit_case cases[] = {
 	{ "knobs restored when a test dies of SIGTERM/SIGINT/SIGHUP/SIGQUIT", test_knobs_signal },
 	{ "knobs restored on assert, skip, exit, SIGSEGV and abort", test_knobs_exit_paths },
-	{ "knob_set and knobs_restore round trip",		test_knobs_restore },
+	{ "__knob_set and knobs_restore round trip",		test_knobs_restore },
 	{ "knobs of different lengths",				test_knobs_lengths },
 	{ "knobs of forked children",				test_knobs_children },
 	{ "SIGKILL of a test: the next run restores and saves the true original",

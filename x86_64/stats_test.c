@@ -7,9 +7,8 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-#include "kvm_util.h"
-#include "stats.h"
 #include "variant.h"
+#include "x86_64/nested_mmu.h"
 
 enum stats_fd { FD_VM, FD_VCPU };
 
@@ -26,7 +25,7 @@ static int stats_fd(enum stats_fd which, struct kvm_vm **vm)
 	struct kvm_vcpu *vcpu;
 	int fd;
 
-	*vm = vm_create(0);
+	*vm = vm_create();
 	vcpu = vm_vcpu_add(*vm, NULL);
 	if (which == FD_VM)
 		fd = ioctl((*vm)->fd, KVM_GET_STATS_FD, NULL);
@@ -83,7 +82,7 @@ static void check_id(const struct variant *v)
 
 static void check_page_stat(const struct variant *v)
 {
-	struct kvm_vm *vm = vm_create(0);
+	struct kvm_vm *vm = vm_create();
 	struct kvm_stats_desc *d;
 
 	test_check(v->check);
@@ -101,7 +100,7 @@ static void check_page_stat(const struct variant *v)
 /* Nothing has run: neither MMU can have mapped anything yet. */
 static void check_fresh(const struct variant *v)
 {
-	struct kvm_vm *vm = vm_create(0);
+	struct kvm_vm *vm = vm_create();
 	struct page_stats ps;
 
 	vm_vcpu_add(vm, NULL);
@@ -139,20 +138,18 @@ static void run_variant(void *arg)
 	v->run(v);
 }
 
+static void variant_name(const void *p, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s", ((const struct variant *)p)->name);
+}
+
 int main(int argc, char *argv[])
 {
-	unsigned int i;
+	static struct nmmu_cli cli = {
+		.about = "the VM and vCPU binary stats fds, and the page counters in them",
+		.verbose = "verbose progress",
+	};
 
-	if (argc > 1) {
-		printf("usage: %s\n  Checks the VM and vCPU binary stats fds.\n", argv[0]);
-		return strcmp(argv[1], "-h") ? KSFT_FAIL : KSFT_PASS;
-	}
-
-	ksft_print_header();
-	TEST_REQUIRE(kvm_check_cap(KVM_CAP_BINARY_STATS_FD),
-		     "KVM_CAP_BINARY_STATS_FD is not supported (needs Linux 5.14+)");
-	ksft_set_plan(ARRAY_SIZE(variants));
-	for (i = 0; i < ARRAY_SIZE(variants); i++)
-		variant_run(variants[i].name, run_variant, (void *)&variants[i]);
-	ksft_finished();
+	return nmmu_main(&cli, &NMMU_TABLE(variants, .require = kvm_require,
+					   .name = variant_name, .run = run_variant), argc, argv);
 }

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /* Host KVM capabilities read from module parameters and /proc/cpuinfo. */
 #include "knobs.h"
-#include "test_util.h"
+#include "kvm_util.h"
 #include "x86_64/kvm_caps.h"
 
 const char *kvm_tdp_param(void)
@@ -67,6 +67,7 @@ void kvm_require_tdp_mmu(void)
 {
 	const char *param = kvm_tdp_param();
 
+	kvm_require();
 	TEST_REQUIRE(param, "neither kvm_intel nor kvm_amd is loaded");
 	TEST_REQUIRE(kvm_tdp_enabled(), "%s.%s=N: KVM runs without EPT/NPT (load it with %s=1)",
 		     kvm_vendor_module(), param, param);

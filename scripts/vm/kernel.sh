@@ -16,11 +16,7 @@ DEBIAN_KERNEL_NAMES="6.12 6.1 7.2"
 
 # kernel_names SEP: the short names, e.g. "6.12|6.1|7.2".
 kernel_names() {
-	local IFS=$1
-	# shellcheck disable=SC2086 # one word per name
-	set -- $DEBIAN_KERNEL_NAMES
-	IFS=$1
-	echo "$*"
+	echo "${DEBIAN_KERNEL_NAMES// /$1}"
 }
 
 # One line per short name: NAME  PACKAGES.
@@ -123,7 +119,7 @@ sid_download() {
 		echo "vmtest: $sid is missing: cannot fetch $pkg from Debian unstable" >&2
 		return 1
 	fi
-	"$sid" --cache "$CACHE_DIR/sid-apt" download --dir "$CACHE_DIR" "$pkg"
+	"$sid" --cache "$CACHE_DIR" download "$CACHE_DIR" "$pkg"
 }
 
 # Downloads and unpacks the packages of debian_kernel_get (its variables).
