@@ -17,7 +17,7 @@
 # SANITIZE=1.
 LIBKVM := lib/variant.c lib/assert.c lib/util.c lib/backing.c lib/knobs.c lib/kvm.c \
 	  lib/memslot.c lib/stats.c lib/dirty_log.c lib/ucall.c lib/cgroup.c lib/tracefs.c
-LIBKVM_x86_64 := lib/x86_64/kvm_caps.c lib/x86_64/tdp.c
+LIBKVM_x86_64 := lib/x86_64/kvm_caps.c lib/x86_64/tdp.c lib/x86_64/nested_mmu.c
 
 # Code that the guest (L1 or L2) runs: never instrumented, since the guest
 # has neither the sanitizers' shadow memory nor their runtime.
@@ -41,8 +41,14 @@ TEST_GEN_PROGS_x86_64 += x86_64/nested_split_cache_leak_test
 TEST_GEN_PROGS_x86_64 += x86_64/nested_clear_split_test
 TEST_GEN_PROGS_x86_64 += x86_64/nested_dirty_exact_test
 
+# Built with the suite, never run by run_tests: the benchmark (make bench).
+TEST_GEN_PROGS_EXTENDED_x86_64 := x86_64/nested_dirty_log_perf
+
 # Host-side unit tests of library pieces that need no KVM (standalone only).
-UNIT_SRCS := tests/unit_test.c lib/variant.c lib/assert.c lib/util.c lib/backing.c \
+UNIT_SRCS := tests/unit_main.c tests/unit_parse.c tests/unit_backing.c tests/unit_stats.c \
+	     tests/unit_guest_printf.c tests/unit_bitmap.c tests/unit_knobs.c \
+	     tests/unit_variant.c tests/unit_leftovers.c \
+	     lib/variant.c lib/assert.c lib/util.c lib/backing.c \
 	     lib/knobs.c lib/stats.c lib/dirty_log.c lib/ucall_guest.c
 
 ARCH ?= $(shell uname -m | sed -e 's/i.86/x86/' -e 's/amd64/x86_64/')
@@ -50,6 +56,7 @@ ifeq ($(ARCH),x86)
 ARCH := x86_64
 endif
 TEST_GEN_PROGS := $(TEST_GEN_PROGS_$(ARCH))
+TEST_GEN_PROGS_EXTENDED := $(TEST_GEN_PROGS_EXTENDED_$(ARCH))
 
 # In a kernel tree: tools/testing/selftests/kvm/nested_mmu, or a direct
 # subdirectory of tools/testing/selftests.
@@ -101,6 +108,7 @@ OVERRIDE_TARGETS := 1
 include $(KSFT_DIR)/lib.mk
 else
 TEST_GEN_PROGS := $(patsubst %,$(OUTPUT)/%,$(TEST_GEN_PROGS))
+TEST_GEN_PROGS_EXTENDED := $(patsubst %,$(OUTPUT)/%,$(TEST_GEN_PROGS_EXTENDED))
 endif
 
 obj = $(patsubst %.S,$(OUTPUT)/%.o,$(patsubst %.c,$(OUTPUT)/%.o,$(1)))
@@ -109,7 +117,7 @@ LIBKVM_GUEST_ONLY_OBJS := $(call obj,$(LIBKVM_GUEST) $(LIBKVM_GUEST_$(ARCH)))
 LIBKVM_GUEST_OBJS := $(LIBKVM_GUEST_ONLY_OBJS) $(call obj,$(LIBKVM_MIXED_$(ARCH)))
 LIBKVM_STRING_OBJS := $(call obj,$(LIBKVM_STRING))
 LIBKVM_OBJS := $(LIBKVM_HOST_OBJS) $(LIBKVM_GUEST_OBJS) $(LIBKVM_STRING_OBJS)
-TEST_OBJS := $(addsuffix .o,$(TEST_GEN_PROGS))
+TEST_OBJS := $(addsuffix .o,$(TEST_GEN_PROGS) $(TEST_GEN_PROGS_EXTENDED))
 UNIT_OBJS := $(patsubst %.c,$(OUTPUT)/unit/%.o,$(UNIT_SRCS))
 UNIT_TEST := $(OUTPUT)/tests/unit_test
 VMTEST_BIN := $(OUTPUT)/vmtest-bin
@@ -172,7 +180,7 @@ $(LIBKVM_STRING_OBJS): $(OUTPUT)/%.o: %.c
 
 # All objects, no archive: the string functions must be the test's own even
 # when a sanitizer runtime, linked first, defines them too.
-$(TEST_GEN_PROGS): %: %.o $(LIBKVM_OBJS) $(SANITIZE_STAMP)
+$(TEST_GEN_PROGS) $(TEST_GEN_PROGS_EXTENDED): %: %.o $(LIBKVM_OBJS) $(SANITIZE_STAMP)
 	$(CC) $(LDFLAGS) $(SANITIZERS) -o $@ $< $(LIBKVM_OBJS) $(LDLIBS)
 
 # --- Standalone conveniences: host unit tests and the VM runner. ---

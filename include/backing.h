@@ -32,10 +32,23 @@ void *backing_alloc(enum backing_type type, uint64_t size, void **mmap_start,
 		    size_t *mmap_size);
 
 /*
- * Why a backing cannot be used on this machine, as a sentence for a skip,
- * or NULL when it can: THP disabled, too few free hugetlb pages ...
+ * Query, changes nothing: why size bytes of a backing cannot be had on this
+ * machine, as a sentence for a skip, or NULL when they can, possibly after
+ * backing_reserve() grew the hugetlb pool.  Refused: more than MemTotal (or
+ * PARSE_SIZE_MAX), THP disabled, no pool of that page size, too few free
+ * hugetlb pages and a pool that cannot be written.
  */
 const char *backing_unavailable(enum backing_type type, uint64_t size);
+
+/*
+ * Changes the system: make size bytes of the backing available, growing
+ * the hugetlb pool through the knob journal (restored at exit) when it has
+ * too few free pages.  Returns NULL, or the reason for a skip.  Refuses
+ * before changing anything what backing_unavailable() refuses and a growth
+ * larger than MemAvailable; a pool that grew less than asked is put back
+ * at once.
+ */
+const char *backing_reserve(enum backing_type type, uint64_t size);
 
 /*
  * After the host touched the memory: is all of it mapped by the host with

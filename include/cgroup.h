@@ -17,15 +17,17 @@ struct memcg {
 };
 
 /*
- * Create the memory cgroup NAME below the cgroup v2 root.  At exit,
- * knobs_restore() moves this process back where it came from and removes
- * the cgroup.  Returns NULL with a sentence in why (len bytes) when cgroup
- * v2 or its memory controller is missing.
+ * Create the memory cgroup kvmnm-PID-NAME below the cgroup v2 root (the
+ * PID is the caller's), journalled first.  At exit, knobs_restore() moves
+ * this process back where it came from and removes the cgroup; after a
+ * SIGKILL the journal replay removes it.  Leftover kvmnm-PID-* cgroups of
+ * dead PIDs are removed first.  Returns NULL with a sentence in why (len
+ * bytes) when cgroup v2 or its memory controller is missing.
  */
 struct memcg *memcg_create(const char *name, char *why, size_t len);
 
 /* Move the calling process (all its threads) into the cgroup: 0 or -errno. */
-int memcg_enter(struct memcg *cg);
+int __memcg_enter(struct memcg *cg);
 
 /* memory.current, in bytes: the cgroup's page counter. */
 uint64_t memcg_current(struct memcg *cg);

@@ -19,7 +19,7 @@ typedef uint64_t l2_gpa_t;	/* L2 physical, translated by L1's EPT/NPT */
 
 /* Slot 0 holds everything L1 needs: code, stacks, page tables, VMCS/VMCB. */
 #define VM_L1_SLOT		0
-#define VM_L1_DEFAULT_SIZE	(96ULL << 20)
+#define VM_L1_SIZE		(96ULL << 20)
 
 /*
  * Guest virtual layout: the test ELF at its link addresses, and a direct
@@ -59,7 +59,6 @@ struct kvm_vcpu {
 struct kvm_vm {
 	int kvm_fd;
 	int fd;
-	int stats_fd;
 	struct kvm_stats *stats;
 
 	struct vm_memslot *slots[VM_MAX_SLOTS];
@@ -72,18 +71,21 @@ struct kvm_vm {
 
 	gpa_t pml4;		/* L1 page table root */
 	gpa_t gdt, idt, tss;
-	struct kvm_cpuid2 *cpuid;
-	uint64_t xcr0;		/* XSAVE features enabled in the guest */
 	void *tdp;		/* EPT/NPT builder state, owned by tdp.c */
 	bool has_run;		/* a vCPU has entered KVM_RUN */
 };
 
 /* /dev/kvm */
+/*
+ * Documented skip: /dev/kvm opens and has the binary stats fd every test
+ * reads its page counts from.
+ */
+void kvm_require(void);
 int kvm_open(void);
 int kvm_check_cap(long cap);
 
 /* VM lifecycle. */
-struct kvm_vm *vm_create(uint64_t l1_mem_size);
+struct kvm_vm *vm_create(void);
 void vm_free(struct kvm_vm *vm);
 int __vm_ioctl(struct kvm_vm *vm, unsigned long cmd, void *arg);
 #define vm_ioctl(vm, cmd, arg)						\
@@ -100,7 +102,6 @@ struct vm_memslot *vm_memslot_add(struct kvm_vm *vm, uint32_t slot, gpa_t gpa,
 struct vm_memslot *vm_memslot(struct kvm_vm *vm, uint32_t slot);
 int __vm_memslot_set_flags(struct kvm_vm *vm, uint32_t slot, uint32_t flags);
 void vm_memslot_set_flags(struct kvm_vm *vm, uint32_t slot, uint32_t flags);
-void vm_memslot_delete(struct kvm_vm *vm, uint32_t slot);
 /*
  * Fault in a memslot's host memory and check that the host maps all of it
  * with pages of the backing's size (KVM never maps larger than the host).
@@ -114,12 +115,6 @@ void *addr_gpa2hva(struct kvm_vm *vm, gpa_t gpa);
 gpa_t addr_gva2gpa(struct kvm_vm *vm, gva_t gva);
 void *addr_gva2hva(struct kvm_vm *vm, gva_t gva);
 
-/*
- * Copy a host global into the guest's copy of the test ELF, for values the
- * host computes before the guest runs.
- */
-void vm_copy_to_guest(struct kvm_vm *vm, const void *host_var, size_t len);
-#define sync_global_to_guest(vm, var)	vm_copy_to_guest(vm, &(var), sizeof(var))
 void vm_copy_from_guest(struct kvm_vm *vm, void *dst, gva_t gva, size_t len);
 
 /* vCPUs: each starts in 64-bit mode at guest_code with its own stack. */

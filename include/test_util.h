@@ -1,5 +1,20 @@
 /* SPDX-License-Identifier: GPL-2.0 */
-/* Host-side assertions, verdicts, size parsing and small helpers. */
+/*
+ * Host-side assertions, verdicts, size parsing and small helpers.
+ *
+ * One error convention for the whole library:
+ *   __x()	the raw call: returns 0 (or a count) on success and -errno on
+ *		failure, and changes nothing it does not say it changes.
+ *   x()	the same call asserting success (TEST_ASSERT with what was
+ *		asked and the error), for callers that cannot go on without it.
+ *   *_require()	the only library calls that skip (TEST_REQUIRE).
+ *   *_unavailable(), *_create(..., why, len)	return a reason for the
+ *		caller to skip with, NULL when the requirement is met.
+ *   parse_*()	parse user input: 0, or -EINVAL for a usage error.
+ * A query (a name that reads like a question) never changes the system; a
+ * call that changes it says so (set, reserve, create, quiet) and goes
+ * through the knob journal (knobs.h).
+ */
 #ifndef SELFTEST_TEST_UTIL_H
 #define SELFTEST_TEST_UTIL_H
 
@@ -71,8 +86,16 @@ do {									\
 void __noret __printf(1, 2) test_skip(const char *fmt, ...);
 
 /*
+ * The largest size parse_size() accepts: 1 TiB.  No test needs more, and
+ * with sizes this small ALIGN_UP() to any page size (up to 1G) and sums of
+ * a few sizes cannot wrap in 64 bits.
+ */
+#define PARSE_SIZE_MAX	(1ULL << 40)
+
+/*
  * Parse a size such as "4096", "512K", "512M", "2G" or "1T".  Returns 0 and
- * stores the size, or -EINVAL for anything else (empty, junk, overflow).
+ * stores the size, or -EINVAL for anything else (empty, junk, above
+ * PARSE_SIZE_MAX).
  */
 int parse_size(const char *str, uint64_t *size);
 
@@ -87,9 +110,6 @@ void test_opt_common(int opt, void (*usage)(const char *prog, int code),
 /* Like parse_size() for an unsigned count without suffix. */
 int parse_uint(const char *str, uint64_t max, uint64_t *val);
 
-/* Format a byte count the way a human reads it ("512M", "1G", "6K"). */
-const char *size_str(uint64_t size, char *buf, size_t len);
-
 /* Monotonic time in nanoseconds, for progress lines. */
 uint64_t now_ns(void);
 
@@ -102,8 +122,22 @@ do {									\
 		ksft_print_msg(fmt, ##__VA_ARGS__);			\
 } while (0)
 
-/* read()/write() a whole file; return bytes or -errno. */
-ssize_t file_read_str(const char *path, char *buf, size_t len);
-int file_write_str(const char *path, const char *val);
+/*
+ * read() a whole (small) file into buf, without its trailing newline:
+ * returns the length or -errno.  write() val to a file with O_TRUNC: 0 or
+ * -errno.  For knobs use __knob_set(), which journals the change.
+ */
+ssize_t __file_read_str(const char *path, char *buf, size_t len);
+int __file_write_str(const char *path, const char *val);
+
+/*
+ * Name the check (phase) that runs from now on in this variant, for the
+ * result line of a failure: "not ok N VARIANT # check ID".  ID is
+ * [a-z0-9-]+ and stable (known issues name it); before the first call the
+ * check is "setup".
+ */
+void test_check(const char *id);
+/* The current check id. */
+const char *test_check_id(void);
 
 #endif /* SELFTEST_TEST_UTIL_H */

@@ -16,32 +16,26 @@ struct trace_instance {
 };
 
 /*
- * Where tracefs is mounted (/sys/kernel/tracing, or the debugfs tracing
- * directory).  When neither is, mount tracefs on /sys/kernel/tracing and
- * unmount it at exit.  Returns NULL with a sentence in why (len bytes) if
- * tracefs cannot be had.
- */
-const char *tracefs_dir(char *why, size_t len);
-
-/*
- * Create the instance NAME; it is switched off (tracing_on 0) with an empty
- * buffer, and removed at exit by knobs_restore().  Returns NULL with a
- * sentence in why when tracefs or ftrace instances are missing.
+ * Create the instance kvmnm-PID-NAME (the PID is the caller's), journalled
+ * first; it is switched off (tracing_on 0) with an empty buffer, and removed
+ * at exit by knobs_restore(), or after a SIGKILL by the journal replay.
+ * Leftover kvmnm-PID-* instances of dead PIDs are removed first.  Returns
+ * NULL with a sentence in why when tracefs or ftrace instances are missing.
  */
 struct trace_instance *trace_instance_create(const char *name, char *why, size_t len);
 
 /*
- * Enable SYSTEM/EVENT in the instance (through knob_set(), so it is switched
+ * Enable SYSTEM/EVENT in the instance (through __knob_set(), so it is switched
  * off again at exit).  Returns 0, -ENOENT if the kernel has no such event
  * (e.g. its module is not loaded), or another -errno.
  */
-int trace_event_enable(struct trace_instance *ti, const char *system, const char *event);
+int __trace_event_enable(struct trace_instance *ti, const char *system, const char *event);
 
 /* Start or stop recording into the instance's buffer. */
-int trace_set_on(struct trace_instance *ti, bool on);
+int __trace_set_on(struct trace_instance *ti, bool on);
 
 /* Empty the instance's buffer. */
-int trace_clear(struct trace_instance *ti);
+int __trace_clear(struct trace_instance *ti);
 
 /*
  * Call fn(fields, arg) for each recorded EVENT, with fields the text the
@@ -49,7 +43,7 @@ int trace_clear(struct trace_instance *ti);
  * buffer dropped (entries written minus entries kept).  Returns the number
  * of events passed to fn, or -errno.
  */
-long trace_for_each(struct trace_instance *ti, const char *event,
+long __trace_for_each(struct trace_instance *ti, const char *event,
 		    void (*fn)(const char *fields, void *arg), void *arg,
 		    uint64_t *lost);
 

@@ -14,7 +14,6 @@ enum ucall_cmd {
 	UCALL_SYNC,
 	UCALL_DONE,
 	UCALL_ABORT,
-	UCALL_PRINTF,
 };
 
 #define UCALL_MAX_ARGS	6
@@ -37,13 +36,8 @@ int guest_vsnprintf(char *buf, int len, const char *fmt, va_list ap);
 int __printf(3, 4) guest_snprintf(char *buf, int len, const char *fmt, ...);
 
 #define GUEST_SYNC(stage)		ucall(UCALL_SYNC, 1, (uint64_t)(stage))
-#define GUEST_SYNC_ARGS(...)		ucall(UCALL_SYNC, UCALL_NARGS(__VA_ARGS__), __VA_ARGS__)
 #define GUEST_DONE()			ucall(UCALL_DONE, 0)
-#define GUEST_PRINTF(fmt, ...)						\
-	ucall_fmt(UCALL_PRINTF, __FILE__, __LINE__, fmt, ##__VA_ARGS__)
 
-#define UCALL_NARGS_(a, b, c, d, e, f, n, ...)	n
-#define UCALL_NARGS(...)	UCALL_NARGS_(__VA_ARGS__, 6, 5, 4, 3, 2, 1, 0)
 
 #define GUEST_ASSERT_MSG(cond, fmt, ...)				\
 do {									\
@@ -67,7 +61,7 @@ do {									\
 /*
  * Host side: the vCPU must have exited for a ucall; anything else (an
  * internal error, a shutdown, an unexpected MMIO) fails the test with the
- * exit reason.  UCALL_PRINTF is printed here and reported as such.
+ * exit reason.
  */
 uint64_t get_ucall(struct kvm_vcpu *vcpu, struct ucall *uc);
 
@@ -75,10 +69,7 @@ uint64_t get_ucall(struct kvm_vcpu *vcpu, struct ucall *uc);
 #define REPORT_GUEST_ASSERT(uc)						\
 	TEST_FAIL("guest assertion: %s", (uc).buf)
 
-/*
- * Run until the next ucall other than UCALL_PRINTF and return it; a guest
- * assertion fails the test here.
- */
+/* Run until the next ucall and return it; a guest assertion fails the test here. */
 uint64_t vcpu_run_ucall(struct kvm_vcpu *vcpu, struct ucall *uc);
 
 /* Arch hook: where the guest's ucall struct is, or 0 if not a ucall exit. */

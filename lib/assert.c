@@ -1,7 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
 /* Host-side assertion failures and skips, with kselftest exit codes. */
-#include <unistd.h>
-
 #include "test_util.h"
 #include "variant.h"
 
@@ -11,7 +9,7 @@ void test_assert_fail(const char *file, unsigned int line, const char *expr,
 	va_list ap;
 
 	fflush(stdout);
-	fprintf(stderr, "==== Test Assertion Failure ====\n");
+	fprintf(stderr, "==== Test Assertion Failure (check %s) ====\n", test_check_id());
 	fprintf(stderr, "  %s:%u: %s\n", file, line, expr);
 	/* errno may predate the assertion: say so rather than imply a cause. */
 	if (err)
@@ -23,7 +21,9 @@ void test_assert_fail(const char *file, unsigned int line, const char *expr,
 	fprintf(stderr, "\n");
 	fflush(stderr);
 	/* Also as a KTAP diagnostic, so it is visible in the results file. */
-	ksft_print_msg("FAIL at %s:%u\n", file, line);
+	ksft_print_msg("FAIL at %s:%u (check %s)\n", file, line, test_check_id());
+	/* Inside a variant: the parent reports "check ID". */
+	variant_report('F', "");
 	exit(KSFT_FAIL);
 }
 
@@ -35,11 +35,10 @@ void test_skip(const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(reason, sizeof(reason), fmt, ap);
 	va_end(ap);
-	if (variant_skip_fd >= 0) {
+	if (variant_in_child()) {
 		/* Inside a variant: the parent prints the result line. */
 		ksft_print_msg("SKIP: %s\n", reason);
-		if (write(variant_skip_fd, reason, strlen(reason)) < 0)
-			exit(KSFT_SKIP);
+		variant_report('S', reason);
 		exit(KSFT_SKIP);
 	}
 	ksft_exit_skip("%s\n", reason);

@@ -97,13 +97,84 @@ void *backing_alloc(enum backing_type type, uint64_t size, void **mmap_start,
 	return aligned;
 }
 
+/* THP "enabled" mode: "always", "madvise", "never"; NULL if THP is missing. */
+static const char *thp_mode(char *buf, size_t len)
+{
+	char path[256], raw[128], *l, *r;
+
+	knobs_sys_path(path, sizeof(path), "/sys/kernel/mm/transparent_hugepage/enabled");
+	if (__file_read_str(path, raw, sizeof(raw)) <= 0)
+		return NULL;
+	/* The file reads like "always [madvise] never". */
+	l = strchr(raw, '[');
+	r = l ? strchr(l, ']') : NULL;
+	if (!l || !r)
+		return NULL;
+	*r = '\0';
+	snprintf(buf, len, "%s", l + 1);
+	return buf;
+}
+
+static const char *hugepages_path(uint64_t page_size, const char *file, char *path,
+				  size_t len)
+{
+	return knobs_sys_path(path, len, "/sys/kernel/mm/hugepages/hugepages-%lukB/%s",
+			      page_size >> 10, file);
+}
+
+/* A count from the pool's directory: 0 or -errno. */
+static int hugepages_read(uint64_t page_size, const char *file, uint64_t *val)
+{
+	char path[256], buf[64];
+	ssize_t n = __file_read_str(hugepages_path(page_size, file, path, sizeof(path)),
+				    buf, sizeof(buf));
+
+	if (n < 0)
+		return (int)n;
+	return parse_uint(buf, UINT64_MAX, val);
+}
+
+/* A "Key: N kB" line of /proc/meminfo, in bytes; 0 if missing. */
+static uint64_t meminfo_bytes(const char *key)
+{
+	char path[256], line[256];
+	size_t klen = strlen(key);
+	unsigned long long kb;
+	uint64_t bytes = 0;
+	FILE *f = fopen(knobs_sys_path(path, sizeof(path), "/proc/meminfo"), "r");
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		if (!strncmp(line, key, klen) && line[klen] == ':' &&
+		    sscanf(line + klen + 1, "%llu", &kb) == 1) {
+			bytes = (uint64_t)kb << 10;
+			break;
+		}
+	}
+	fclose(f);
+	return bytes;
+}
+
+static const char *hugetlb_name(uint64_t page)
+{
+	return page == SZ_1G ? "1G" : "2M";
+}
+
 const char *backing_unavailable(enum backing_type type, uint64_t size)
 {
-	static char why[256];
-	uint64_t page = backing_page_size(type);
-	char mode[64];
-	uint64_t need, have;
+	static char why[512];
+	uint64_t page = backing_page_size(type), mem_total = meminfo_bytes("MemTotal");
+	uint64_t need, free_pages;
+	char path[256], mode[64];
 
+	if (!page)
+		return "unknown backing type";
+	if (size > PARSE_SIZE_MAX || (mem_total && size > mem_total)) {
+		snprintf(why, sizeof(why), "%lu MiB of %s memory asked, the machine has %lu MiB "
+			 "(MemTotal)", size >> 20, backing_name(type), mem_total >> 20);
+		return why;
+	}
 	switch (type) {
 	case BACKING_ANON_4K:
 		return NULL;
@@ -115,18 +186,68 @@ const char *backing_unavailable(enum backing_type type, uint64_t size)
 		return NULL;
 	case BACKING_HUGETLB_2M:
 	case BACKING_HUGETLB_1G:
-		need = size / page;
-		have = hugepages_ensure(page, need);
-		if (have >= need)
+		need = DIV_ROUND_UP(size, page);
+		if (hugepages_read(page, "free_hugepages", &free_pages)) {
+			snprintf(why, sizeof(why), "the kernel has no %s hugetlb pages (%s)",
+				 hugetlb_name(page), hugepages_path(page, "", path, sizeof(path)));
+			return why;
+		}
+		if (free_pages >= need)
 			return NULL;
-		snprintf(why, sizeof(why),
-			 "needs %lu free %s hugetlb pages, only %lu could be had "
-			 "(reserve them with hugepagesz=/hugepages= on the kernel command line)",
-			 need, page == SZ_1G ? "1G" : "2M", have);
-		return why;
+		if (access(hugepages_path(page, "nr_hugepages", path, sizeof(path)), W_OK)) {
+			snprintf(why, sizeof(why), "needs %lu free %s hugetlb pages, %lu are free and "
+				 "%s is not writable (reserve them with hugepagesz=/hugepages= on "
+				 "the kernel command line)", need, hugetlb_name(page), free_pages, path);
+			return why;
+		}
+		return NULL;	/* backing_reserve() may grow the pool */
 	default:
 		return "unknown backing type";
 	}
+}
+
+const char *backing_reserve(enum backing_type type, uint64_t size)
+{
+	static char why[512];
+	const char *reason = backing_unavailable(type, size);
+	uint64_t page = backing_page_size(type), need, free_pages, nr, extra, avail;
+	char path[256], val[32];
+	int ret;
+
+	if (reason || (type != BACKING_HUGETLB_2M && type != BACKING_HUGETLB_1G))
+		return reason;
+	need = DIV_ROUND_UP(size, page);
+	if (hugepages_read(page, "free_hugepages", &free_pages) ||
+	    hugepages_read(page, "nr_hugepages", &nr))
+		return "the hugetlb pool cannot be read";
+	if (free_pages >= need)
+		return NULL;
+	extra = need - free_pages;
+	avail = meminfo_bytes("MemAvailable");
+	if (extra * page > avail) {
+		snprintf(why, sizeof(why), "needs %lu more free %s hugetlb pages (%lu MiB), only "
+			 "%lu MiB are available (MemAvailable); the pool was not grown",
+			 extra, hugetlb_name(page), (extra * page) >> 20, avail >> 20);
+		return why;
+	}
+	hugepages_path(page, "nr_hugepages", path, sizeof(path));
+	snprintf(val, sizeof(val), "%lu", nr + extra);
+	ret = __knob_set(path, val);
+	if (ret) {
+		snprintf(why, sizeof(why), "growing the %s hugetlb pool to %lu pages: %s",
+			 hugetlb_name(page), nr + extra, strerror(-ret));
+		return why;
+	}
+	if (hugepages_read(page, "free_hugepages", &free_pages))
+		free_pages = 0;
+	if (free_pages >= need)
+		return NULL;
+	/* Fragmented memory: give back what was had, right away. */
+	knob_restore(path);
+	snprintf(why, sizeof(why), "needs %lu free %s hugetlb pages, only %lu could be had "
+		 "(reserve them with hugepagesz=/hugepages= on the kernel command line)",
+		 need, hugetlb_name(page), free_pages);
+	return why;
 }
 
 /* Sum a field of /proc/self/smaps over the VMA that contains addr. */

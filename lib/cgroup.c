@@ -42,7 +42,7 @@ static bool cgroup2_mount(char *buf, size_t len)
 static int self_cgroup(char *buf, size_t len)
 {
 	char raw[4096], *p;
-	ssize_t n = file_read_str("/proc/self/cgroup", raw, sizeof(raw));
+	ssize_t n = __file_read_str("/proc/self/cgroup", raw, sizeof(raw));
 
 	if (n < 0)
 		return (int)n;
@@ -65,7 +65,7 @@ static bool list_has(const char *path, const char *word)
 {
 	char buf[512], *tok, *save;
 
-	if (file_read_str(path, buf, sizeof(buf)) < 0)
+	if (__file_read_str(path, buf, sizeof(buf)) < 0)
 		return false;
 	for (tok = strtok_r(buf, " \n", &save); tok; tok = strtok_r(NULL, " \n", &save))
 		if (!strcmp(tok, word))
@@ -98,8 +98,12 @@ static void memcgs_remove(void)
 			close(fd);
 		}
 		for (tries = 0; tries < 100; tries++) {
-			if (!rmdir(memcgs[i].path) || errno != EBUSY)
+			if (!rmdir(memcgs[i].path) || errno == ENOENT) {
+				knob_dir_removed(memcgs[i].path);
 				break;
+			}
+			if (errno != EBUSY)
+				break;	/* the journal entry stays for the next run */
 			nanosleep(&ms, NULL);
 		}
 	}
@@ -138,18 +142,24 @@ struct memcg *memcg_create(const char *name, char *why, size_t len)
 
 	TEST_ASSERT(nr_memcgs < MAX_MEMCGS, "too many memory cgroups");
 	cg = &memcgs[nr_memcgs];
-	ret = snprintf(cg->path, sizeof(cg->path), "%s/%s", root, name);
-	TEST_ASSERT(ret < (int)sizeof(cg->path), "cgroup path too long: %s/%s", root, name);
-	ret = snprintf(cg->name, sizeof(cg->name), "/%s", name);
+	ret = snprintf(path, sizeof(path), "/" KNOBS_DIR_PREFIX "%d-%s", (int)getpid(), name);
 	TEST_ASSERT(ret < (int)sizeof(cg->name), "cgroup name too long: %s", name);
+	strcpy(cg->name, path);
+	ret = snprintf(cg->path, sizeof(cg->path), "%s%s", root, path);
+	TEST_ASSERT(ret < (int)sizeof(cg->path), "cgroup path too long: %s%s", root, path);
 	ret = snprintf(cg->origin, sizeof(cg->origin), "%s%s", root,
 		       strcmp(self, "/") ? self : "");
 	TEST_ASSERT(ret < (int)sizeof(cg->origin), "cgroup path too long: %s%s", root, self);
-	/* A leftover of a killed run with the same name goes first. */
-	if (rmdir(cg->path))
-		errno = 0;	/* usually none: don't leave ENOENT for a later message */
+	/* Leftovers of killed runs: their names hold a dead PID. */
+	knobs_sweep_dead_dirs(root);
+	ret = __knob_dir_created(cg->path);
+	if (ret) {
+		snprintf(why, len, "cannot journal the cgroup %s: %s", cg->path, strerror(-ret));
+		return NULL;
+	}
 	if (mkdir(cg->path, 0755)) {
 		snprintf(why, len, "cannot create the cgroup %s: %s", cg->path, strerror(errno));
+		knob_dir_removed(cg->path);
 		return NULL;
 	}
 	if (!nr_memcgs)
@@ -164,13 +174,13 @@ struct memcg *memcg_create(const char *name, char *why, size_t len)
 	return cg;
 }
 
-int memcg_enter(struct memcg *cg)
+int __memcg_enter(struct memcg *cg)
 {
 	char path[300], self[256];
 	int ret;
 
 	snprintf(path, sizeof(path), "%s/cgroup.procs", cg->path);
-	ret = file_write_str(path, "0");
+	ret = __file_write_str(path, "0");
 	if (ret)
 		return ret;
 	ret = self_cgroup(self, sizeof(self));
@@ -185,7 +195,7 @@ uint64_t memcg_current(struct memcg *cg)
 	ssize_t n;
 
 	snprintf(path, sizeof(path), "%s/memory.current", cg->path);
-	n = file_read_str(path, buf, sizeof(buf));
+	n = __file_read_str(path, buf, sizeof(buf));
 	TEST_ASSERT(n > 0, "reading %s: %s", path, strerror((int)-n));
 	return strtoull(buf, NULL, 10);
 }

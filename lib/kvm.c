@@ -14,10 +14,19 @@ int kvm_open(void)
 {
 	int fd = open(KVM_DEV_PATH, O_RDWR | O_CLOEXEC);
 
-	/* Documented skip: without /dev/kvm there is nothing to test. */
+	TEST_ASSERT(fd >= 0, "opening %s (kvm_require() first)", KVM_DEV_PATH);
+	return fd;
+}
+
+void kvm_require(void)
+{
+	int fd = open(KVM_DEV_PATH, O_RDWR | O_CLOEXEC);
+
 	TEST_REQUIRE(fd >= 0, "cannot open %s: %s (load kvm and kvm_intel/kvm_amd)",
 		     KVM_DEV_PATH, strerror(errno));
-	return fd;
+	close(fd);
+	TEST_REQUIRE(kvm_check_cap(KVM_CAP_BINARY_STATS_FD),
+		     "KVM_CAP_BINARY_STATS_FD is not supported (needs Linux 5.14+)");
 }
 
 int kvm_check_cap(long cap)
@@ -47,7 +56,7 @@ int vm_enable_cap(struct kvm_vm *vm, uint32_t cap, uint64_t arg0)
 	return __vm_ioctl(vm, KVM_ENABLE_CAP, &ec) ? -errno : 0;
 }
 
-struct kvm_vm *vm_create(uint64_t l1_mem_size)
+struct kvm_vm *vm_create(void)
 {
 	struct kvm_vm *vm = calloc(1, sizeof(*vm));
 	int api;
@@ -59,15 +68,11 @@ struct kvm_vm *vm_create(uint64_t l1_mem_size)
 		    KVM_API_VERSION, api);
 	vm->fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
 	TEST_ASSERT(vm->fd >= 0, "KVM_CREATE_VM failed");
-	vm->stats_fd = -1;
 
-	if (!l1_mem_size)
-		l1_mem_size = VM_L1_DEFAULT_SIZE;
-	l1_mem_size = ALIGN_UP(l1_mem_size, SZ_2M);
-	vm_memslot_add(vm, VM_L1_SLOT, 0, l1_mem_size, BACKING_ANON_4K, 0);
+	vm_memslot_add(vm, VM_L1_SLOT, 0, VM_L1_SIZE, BACKING_ANON_4K, 0);
 	/* Page 0 stays unused so a null GPA is never valid memory. */
 	vm->l1_next_free = SZ_4K;
-	vm->l1_end = l1_mem_size;
+	vm->l1_end = VM_L1_SIZE;
 
 	arch_vm_setup(vm);
 	arch_load_elf(vm);
@@ -102,7 +107,6 @@ void vm_free(struct kvm_vm *vm)
 		munmap(s->mmap_start, s->mmap_size);
 		free(s);
 	}
-	free(vm->cpuid);
 	free(vm->tdp);
 	free(vm);
 }

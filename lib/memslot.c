@@ -87,20 +87,6 @@ void vm_memslot_set_flags(struct kvm_vm *vm, uint32_t slot, uint32_t flags)
 		    strerror(-ret));
 }
 
-void vm_memslot_delete(struct kvm_vm *vm, uint32_t slot)
-{
-	struct vm_memslot *s = vm_memslot(vm, slot);
-	int ret;
-
-	s->size = 0;
-	s->hva = NULL;
-	ret = memslot_update(vm, s);
-	TEST_ASSERT(!ret, "deleting memslot %u: %s", slot, strerror(-ret));
-	munmap(s->mmap_start, s->mmap_size);
-	vm->slots[slot] = NULL;
-	free(s);
-}
-
 const char *vm_memslot_prefault(struct kvm_vm *vm, uint32_t slot)
 {
 	struct vm_memslot *s = vm_memslot(vm, slot);
@@ -148,32 +134,16 @@ void *addr_gva2hva(struct kvm_vm *vm, gva_t gva)
 }
 
 /* Guest virtual ranges may cross pages with unrelated GPAs: go page by page. */
-static void guest_copy(struct kvm_vm *vm, gva_t gva, void *host, size_t len,
-		       bool to_guest)
+void vm_copy_from_guest(struct kvm_vm *vm, void *dst, gva_t gva, size_t len)
 {
 	size_t done = 0;
 
 	while (done < len) {
 		size_t chunk = SZ_4K - ((gva + done) & (SZ_4K - 1));
-		void *g;
 
 		if (chunk > len - done)
 			chunk = len - done;
-		g = addr_gva2hva(vm, gva + done);
-		if (to_guest)
-			memcpy(g, (char *)host + done, chunk);
-		else
-			memcpy((char *)host + done, g, chunk);
+		memcpy((char *)dst + done, addr_gva2hva(vm, gva + done), chunk);
 		done += chunk;
 	}
-}
-
-void vm_copy_to_guest(struct kvm_vm *vm, const void *host_var, size_t len)
-{
-	guest_copy(vm, (uintptr_t)host_var, (void *)host_var, len, true);
-}
-
-void vm_copy_from_guest(struct kvm_vm *vm, void *dst, gva_t gva, size_t len)
-{
-	guest_copy(vm, gva, dst, len, false);
 }

@@ -31,7 +31,12 @@ static void tracefs_unmount(void)
 	mounted_tracefs = false;
 }
 
-const char *tracefs_dir(char *why, size_t len)
+/*
+ * Where tracefs is mounted (/sys/kernel/tracing, or the debugfs tracing
+ * directory).  When neither is, mount tracefs on /sys/kernel/tracing and
+ * unmount it at exit.  NULL with a sentence in why if it cannot be had.
+ */
+static const char *tracefs_dir(char *why, size_t len)
 {
 	if (is_tracefs(TRACEFS_PATH))
 		return TRACEFS_PATH;
@@ -54,8 +59,12 @@ const char *tracefs_dir(char *why, size_t len)
 /* At exit, after knobs_restore() switched their events off. */
 static void trace_instances_remove(void)
 {
-	while (nr_instances > 0)
-		rmdir(instances[--nr_instances].path);
+	while (nr_instances > 0) {
+		const char *path = instances[--nr_instances].path;
+
+		if (!rmdir(path) || errno == ENOENT)
+			knob_dir_removed(path);
+	}
 }
 
 static int instance_write(struct trace_instance *ti, const char *file, const char *val)
@@ -63,26 +72,36 @@ static int instance_write(struct trace_instance *ti, const char *file, const cha
 	char path[512];
 
 	snprintf(path, sizeof(path), "%s/%s", ti->path, file);
-	return file_write_str(path, val);
+	return __file_write_str(path, val);
 }
 
 struct trace_instance *trace_instance_create(const char *name, char *why, size_t len)
 {
 	const char *dir = tracefs_dir(why, len);
 	struct trace_instance *ti;
+	char path[256];
 	int ret;
 
 	if (!dir)
 		return NULL;
 	TEST_ASSERT(nr_instances < MAX_INSTANCES, "too many trace instances");
 	ti = &instances[nr_instances];
-	snprintf(ti->path, sizeof(ti->path), "%s/instances/%s", dir, name);
-	/* A leftover of a killed run with the same name goes first. */
-	if (rmdir(ti->path))
-		errno = 0;	/* usually none: don't leave ENOENT for a later message */
+	snprintf(path, sizeof(path), "%s/instances", dir);
+	ret = snprintf(ti->path, sizeof(ti->path), "%s/" KNOBS_DIR_PREFIX "%d-%s", path,
+		       (int)getpid(), name);
+	TEST_ASSERT(ret < (int)sizeof(ti->path), "trace instance path too long: %s", name);
+	/* Leftovers of killed runs: their names hold a dead PID. */
+	knobs_sweep_dead_dirs(path);
+	ret = __knob_dir_created(ti->path);
+	if (ret) {
+		snprintf(why, len, "cannot journal the ftrace instance %s: %s", ti->path,
+			 strerror(-ret));
+		return NULL;
+	}
 	if (mkdir(ti->path, 0750)) {
 		snprintf(why, len, "cannot create the ftrace instance %s: %s "
 			 "(instances need Linux 3.10+ and root)", ti->path, strerror(errno));
+		knob_dir_removed(ti->path);
 		return NULL;
 	}
 	if (!nr_instances)
@@ -93,27 +112,27 @@ struct trace_instance *trace_instance_create(const char *name, char *why, size_t
 	ret = instance_write(ti, "tracing_on", "0");
 	TEST_ASSERT(!ret, "switching off the new ftrace instance %s: %s", ti->path,
 		    strerror(-ret));
-	ret = trace_clear(ti);
+	ret = __trace_clear(ti);
 	TEST_ASSERT(!ret, "clearing the ftrace instance %s: %s", ti->path, strerror(-ret));
 	return ti;
 }
 
-int trace_event_enable(struct trace_instance *ti, const char *system, const char *event)
+int __trace_event_enable(struct trace_instance *ti, const char *system, const char *event)
 {
 	char path[512];
 
 	snprintf(path, sizeof(path), "%s/events/%s/%s/enable", ti->path, system, event);
 	if (access(path, F_OK))
 		return -errno;
-	return knob_set(path, "1");
+	return __knob_set(path, "1");
 }
 
-int trace_set_on(struct trace_instance *ti, bool on)
+int __trace_set_on(struct trace_instance *ti, bool on)
 {
 	return instance_write(ti, "tracing_on", on ? "1" : "0");
 }
 
-int trace_clear(struct trace_instance *ti)
+int __trace_clear(struct trace_instance *ti)
 {
 	char path[512];
 	FILE *f;
@@ -127,7 +146,7 @@ int trace_clear(struct trace_instance *ti)
 	return 0;
 }
 
-long trace_for_each(struct trace_instance *ti, const char *event,
+long __trace_for_each(struct trace_instance *ti, const char *event,
 		    void (*fn)(const char *fields, void *arg), void *arg,
 		    uint64_t *lost)
 {

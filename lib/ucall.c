@@ -36,22 +36,16 @@ uint64_t get_ucall(struct kvm_vcpu *vcpu, struct ucall *uc)
 		report_bad_exit(vcpu);
 	vm_copy_from_guest(vcpu->vm, uc, gva, sizeof(*uc));
 	uc->buf[UCALL_BUF_LEN - 1] = '\0';
-	if (uc->cmd == UCALL_PRINTF)
-		pr_info("vCPU %u: %s", vcpu->id, uc->buf);
 	return uc->cmd;
 }
 
 uint64_t vcpu_run_ucall(struct kvm_vcpu *vcpu, struct ucall *uc)
 {
-	for (;;) {
-		uint64_t cmd;
+	uint64_t cmd;
 
-		vcpu_run(vcpu);
-		cmd = get_ucall(vcpu, uc);
-		if (cmd == UCALL_PRINTF)
-			continue;
-		if (cmd == UCALL_ABORT)
-			REPORT_GUEST_ASSERT(*uc);
-		return cmd;
-	}
+	vcpu_run(vcpu);
+	cmd = get_ucall(vcpu, uc);
+	if (cmd == UCALL_ABORT)
+		REPORT_GUEST_ASSERT(*uc);
+	return cmd;
 }

@@ -50,27 +50,10 @@ int parse_size(const char *str, uint64_t *size)
 		shift = 10 * (unsigned int)(s - suffixes + 1);
 		digits[--len] = '\0';
 	}
-	if (parse_uint(digits, UINT64_MAX >> shift, &v))
+	if (parse_uint(digits, PARSE_SIZE_MAX >> shift, &v))
 		return -EINVAL;
 	*size = v << shift;
 	return 0;
-}
-
-const char *size_str(uint64_t size, char *buf, size_t len)
-{
-	static const char units[] = "KMGT";
-	int i;
-
-	for (i = 3; i >= 0; i--) {
-		uint64_t unit = 1ULL << (10 * (i + 1));
-
-		if (size >= unit && !(size % unit)) {
-			snprintf(buf, len, "%lu%c", size / unit, units[i]);
-			return buf;
-		}
-	}
-	snprintf(buf, len, "%luB", size);
-	return buf;
 }
 
 uint64_t now_ns(void)
@@ -81,7 +64,7 @@ uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
-ssize_t file_read_str(const char *path, char *buf, size_t len)
+ssize_t __file_read_str(const char *path, char *buf, size_t len)
 {
 	ssize_t n;
 	int fd;
@@ -103,7 +86,7 @@ ssize_t file_read_str(const char *path, char *buf, size_t len)
 	return n;
 }
 
-int file_write_str(const char *path, const char *val)
+int __file_write_str(const char *path, const char *val)
 {
 	size_t len = strlen(val);
 	ssize_t n;

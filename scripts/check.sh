@@ -1,7 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 # The project's own tests (make check): host unit tests, a warnings gate, a
-# bad-input gate, and the suite in VMs on Debian's 6.12 and 6.1 kernels.
+# bad-input gate, the runner's host-side tests, and the suite in VMs on
+# Debian's 6.12, 6.1 and (from unstable) 7.2 kernels, two VMs at a time.
 #
 # Usage: scripts/check.sh   (or make check)
 #
@@ -26,18 +27,29 @@ OUT=$BUILD_DIR/out
 LOGS=$BUILD_DIR/logs
 VMOUT=$BUILD_DIR/vmtest
 
-# ---- Tests that run under Bochs (Intel VMX). -----------------------------
-# Bochs needs ~1.5 minutes to boot and runs tests far slower than QEMU TCG,
-# so it gets the tests that need VMX (the nested ones) plus the two that
-# prove the library on KVM, at their default sizes (the 1G-hugetlb variants
-# skip there: 2 GiB leave no room for a 1G page).
-BOCHS_TESTS="stats_test tdp_mmu_map_test nested_smoke_test nested_eager_split_test"
-BOCHS_TESTS+=" nested_split_alias_test nested_split_cache_leak_test"
-BOCHS_TESTS+=" nested_clear_split_test nested_dirty_exact_test"
+# ---- Tests that run under Bochs (Intel VMX): every test of the Makefile's
+# TEST_GEN_PROGS (tests.list), like the QEMU stages, at their default sizes
+# (the 1G-hugetlb variants skip there: 2 GiB leave no room for a 1G page).
 
-# What a fresh Debian 12 machine lacks to build and run the host-side parts
-# (scripts/vmtest.sh installs the emulators itself).
+# What a fresh Debian 12 machine lacks to build and run the host-side parts,
+# and the emulators' packages: installed once here, since VM stages run in
+# parallel and two apt-get installs at once would fight over dpkg's lock.
 BUILD_PACKAGES="gcc make libc6-dev linux-libc-dev binutils xz-utils linux-source-6.12"
+# shellcheck source=scripts/vm/qemu.sh
+. "$REPO/scripts/vm/qemu.sh"
+# shellcheck source=scripts/vm/bochs.sh
+. "$REPO/scripts/vm/bochs.sh"
+VM_PACKAGES="$QEMU_PACKAGES $BOCHS_PACKAGES"
+
+# VM stages: LABEL KERNEL EMULATOR [TESTS], longest first, run
+# CHECK_VM_JOBS at a time (default 2: a TCG or Bochs VM is one busy core).
+VM_STAGES=(
+	"6.1-bochs 6.1 bochs"
+	"6.12-qemu 6.12 qemu"
+	"6.1-qemu 6.1 qemu"
+	"7.2-qemu 7.2 qemu"
+)
+VM_JOBS=${CHECK_VM_JOBS:-2}
 
 # Arguments with a value that must be rejected: the placeholder in a test's
 # usage line ("[-b size]") and a value of that kind that is never valid.
@@ -97,11 +109,11 @@ stage_deps() {
 	banner "host packages"
 	# One argument per package.
 	# shellcheck disable=SC2086
-	if ! "$REPO/scripts/deps.sh" $BUILD_PACKAGES; then
-		summarize "host packages" 0 1 0 "deps.sh failed: $BUILD_PACKAGES"
+	if ! "$REPO/scripts/deps.sh" $BUILD_PACKAGES $VM_PACKAGES; then
+		summarize "host packages" 0 1 0 "deps.sh failed: $BUILD_PACKAGES $VM_PACKAGES"
 		return 1
 	fi
-	log "build packages present: $BUILD_PACKAGES"
+	log "packages present: $BUILD_PACKAGES $VM_PACKAGES"
 }
 
 # (b) A from-scratch build of the tests, as vmtest builds them; any warning
@@ -239,21 +251,68 @@ stage_options() {
 		"one result per test binary${failed_names[*]:+; failed: ${failed_names[*]}}"
 }
 
-# (d) One VM run: run_vm LABEL KERNEL EMULATOR [TESTS]
+# host_stage TITLE NAME LOG CMD...: a host-side test script that prints
+# KTAP results; its counts go into the summary under NAME.  A non-zero exit
+# without a failing result line counts as one failure.
+host_stage() {
+	local title=$1 name=$2 log=$LOGS/$3 t0=$SECONDS rc counts note
+	shift 3
+
+	banner "$title"
+	"$@" 2>&1 | tee "$log"
+	rc=${PIPESTATUS[0]}
+	read -r -a counts <<<"$(ktap_counts "$log")"
+	note="exit $rc, $(elapsed $((SECONDS - t0)))"
+	if [ "$rc" -ne 0 ] && [ "${counts[1]}" -eq 0 ]; then
+		counts[1]=1	# it failed without a failing result line
+		note="$note, no failing result line"
+	fi
+	summarize "$name" "${counts[@]}" "$note: $log"
+}
+
+# The runner's own host-side tests: usage errors before any install, and
+# the early stop on a kernel splat, on a fake VM.
+stage_runner() {
+	host_stage "runner tests (host, fake VM)" "runner tests (host)" runner-test.log \
+		"$REPO/scripts/vm/runner-test.sh"
+}
+
+# The judge of every VM run (scripts/vm/report.sh): console scan and known
+# issues on synthetic runs.
+stage_report() {
+	host_stage "judge tests (scripts/vm/report.sh)" "judge tests (report.sh)" report_tests.log \
+		"$REPO/tests/report/run.sh"
+}
+
+# (d) One VM run: run_vm LABEL KERNEL EMULATOR [TESTS].  Runs in the
+# background: its output goes to its log, its summary line to
+# LOGS/vmtest-LABEL.result (NAME, PASSED, FAILED, SKIPPED, NOTE; tabs).
 run_vm() {
 	local label=$1 kernel=$2 emulator=$3 tests=${4-} t0=$SECONDS
-	local dir=$VMOUT/$label log=$LOGS/vmtest-$label.log rc code counts accel args note line
+	local dir=$VMOUT/$label log=$LOGS/vmtest-$label.log rc=0 counts accel note line vm
+	local args=(--bindir "$OUT/vmtest-bin" --kernel "$kernel" --emulator "$emulator" --out "$dir")
 
-	banner "vmtest $label: KERNEL=$kernel EMULATOR=$emulator${tests:+ tests: $tests}"
-	args="--out $dir"
-	[ -z "$tests" ] || args="$args --tests \"$tests\""
-	make_repo vmtest KERNEL="$kernel" EMULATOR="$emulator" VMTEST_ARGS="$args" 2>&1 | tee "$log"
-	rc=${PIPESTATUS[0]}
-	# make exits 2 whatever failed; the runner's own code is in make's
-	# "*** [Makefile:N: vmtest] Error CODE" line.
-	if [ "$rc" -ne 0 ]; then
-		code=$(sed -n -E 's/^make: \*\*\* \[[^]]*: vmtest\] Error ([0-9]+)$/\1/p' "$log" | tail -n 1)
-		rc=${code:-make}
+	[ -z "$tests" ] || args+=(--tests "$tests")
+	{
+		echo "==== check: vmtest $label: KERNEL=$kernel EMULATOR=$emulator${tests:+ tests: $tests} ===="
+		echo "scripts/vmtest.sh ${args[*]}"
+	} >"$log"
+	# The tests are built once (stage_build); make is not run here, so
+	# two stages never build the same OUTPUT at once.
+	if [ -f "$OUT/vmtest-bin/tests.list" ]; then
+		# In the background, so that a TERM from stage_vms reaches the
+		# runner, which then stops its VM.
+		"$REPO/scripts/vmtest.sh" "${args[@]}" </dev/null >>"$log" 2>&1 &
+		vm=$!
+		trap 'kill -TERM "$vm" 2>/dev/null' TERM
+		while :; do
+			wait "$vm"
+			rc=$?
+			kill -0 "$vm" 2>/dev/null || break
+		done
+	else
+		echo "no $OUT/vmtest-bin: the build failed" >>"$log"
+		rc=build
 	fi
 	accel=$(sed -n 's/^accelerator: \([^ ]*\).*/\1/p' "$dir/metadata" 2>/dev/null)
 	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$' "$log" | tail -n 1)
@@ -265,7 +324,7 @@ run_vm() {
 	3) note="$note (boot failure)" ;;
 	4) note="$note (runner timeout)" ;;
 	5) note="$note (kernel WARNING/BUG/Oops or leaked objects)" ;;
-	make) note="make failed before the runner started" ;;
+	build) note="not run: the build failed" ;;
 	*) note="$note (runner error)" ;;
 	esac
 	note="$note, $(elapsed $((SECONDS - t0)))"
@@ -278,7 +337,53 @@ run_vm() {
 	if [ "$rc" != 0 ] && [ "${counts[1]}" -eq 0 ]; then
 		counts[1]=1	# a failed run is never "0 failed"
 	fi
-	summarize "vmtest $kernel $emulator ${accel:-?}" "${counts[@]}" "$note: $dir"
+	printf '%s\t%s\t%s\t%s\t%s\n' "vmtest $kernel $emulator ${accel:-?}" "${counts[@]}" \
+		"$note: $dir" >"$LOGS/vmtest-$label.result"
+}
+
+# Runs the VM_STAGES, VM_JOBS at a time, printing each one's log when it
+# ends; then their summary lines in VM_STAGES order.  A stage that left no
+# result (killed, crashed) is a failure.
+stage_vms() {
+	local stage label kernel emulator tests running=0 pid name p f k note
+	local -A label_of=()
+
+	# An interrupted make check stops its VMs.
+	trap 'kill -TERM $(jobs -p) 2>/dev/null; wait; exit 130' INT TERM
+	banner "VM stages, $VM_JOBS at a time: $(for stage in "${VM_STAGES[@]}"; do printf '%s ' "${stage%% *}"; done)"
+	for stage in "${VM_STAGES[@]}"; do
+		read -r label kernel emulator tests <<<"$stage"
+		rm -f "$LOGS/vmtest-$label.result"
+		if [ "$running" -ge "$VM_JOBS" ]; then
+			wait -n -p pid
+			running=$((running - 1))
+			vm_stage_done "${label_of[$pid]}"
+		fi
+		log "starting vmtest $label (log: $LOGS/vmtest-$label.log)"
+		run_vm "$label" "$kernel" "$emulator" "$tests" &
+		label_of[$!]=$label
+		running=$((running + 1))
+	done
+	while [ "$running" -gt 0 ]; do
+		wait -n -p pid
+		running=$((running - 1))
+		vm_stage_done "${label_of[$pid]}"
+	done
+	for stage in "${VM_STAGES[@]}"; do
+		label=${stage%% *}
+		if IFS=$'\t' read -r name p f k note <"$LOGS/vmtest-$label.result" 2>/dev/null; then
+			summarize "$name" "$p" "$f" "$k" "$note"
+		else
+			summarize "vmtest $label" 0 1 0 "did not run to its end: $LOGS/vmtest-$label.log"
+		fi
+	done
+}
+
+vm_stage_done() {
+	local label=$1
+	echo
+	cat "$LOGS/vmtest-$label.log" 2>/dev/null
+	log "vmtest $label finished: $(cut -f5 "$LOGS/vmtest-$label.result" 2>/dev/null || echo 'no result')"
 }
 
 main() {
@@ -289,10 +394,10 @@ main() {
 	stage_build
 	stage_unit
 	stage_makefile
+	stage_report
 	stage_options
-	run_vm 6.12-qemu 6.12 qemu
-	run_vm 6.1-qemu 6.1 qemu
-	run_vm 6.1-bochs 6.1 bochs "$BOCHS_TESTS"
+	stage_runner
+	stage_vms
 
 	banner "summary"
 	printf '%s\n' "${SUMMARY[@]}"

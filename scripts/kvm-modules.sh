@@ -2,12 +2,14 @@
 # SPDX-License-Identifier: GPL-2.0
 # Builds kvm.ko, kvm-amd.ko and kvm-intel.ko for a Debian stock kernel from
 # Debian's own kernel source, optionally with one deliberate bug from
-# scripts/kvm-bugs/, for scripts/vmtest.sh --modules DIR.
+# scripts/kvm-bugs/ or one fix from scripts/kvm-fixes/, for
+# scripts/vmtest.sh --modules DIR.
 
 set -euo pipefail
 
 SCRIPTS_DIR=$(cd "$(dirname "$0")" && pwd)
 BUGS_DIR=$SCRIPTS_DIR/kvm-bugs
+FIXES_DIR=$SCRIPTS_DIR/kvm-fixes
 PROG=${0##*/}
 
 # The kernel release each short name stands for.  Keep in step with the
@@ -22,22 +24,26 @@ MODULES="kvm kvm-amd kvm-intel"
 
 usage() {
 	cat <<EOF
-usage: $PROG --kernel 6.1|6.12 [--bug NAME] --out DIR
+usage: $PROG --kernel 6.1|6.12 [--bug NAME | --fix NAME] --out DIR
        [--release RELEASE] [--cache DIR] [--jobs N] [--keep]
 
 Builds kvm.ko, kvm-amd.ko and kvm-intel.ko out of tree against Debian's
 linux-headers-RELEASE, from the linux-source package of the same version
 (downloaded when the installed one is another version), and copies them to
-DIR.  Without --bug the build is unmodified (a control build, equivalent to
-the stock modules); with --bug, scripts/kvm-bugs/NAME-KERNEL.patch, or else
-NAME.patch, is applied first.  The build is then checked to load into the
-stock kernel: same vermagic, and every imported symbol exported with the
-same CRC (Module.symvers of the headers).
+DIR.  Without --bug or --fix the build is unmodified (a control build,
+equivalent to the stock modules); with --bug, scripts/kvm-bugs/NAME-KERNEL.patch,
+or else NAME.patch, is applied first; with --fix, the same from
+scripts/kvm-fixes/ (a proposed fix of a real KVM bug, see its README).  The
+build is then checked to load into the stock kernel: same vermagic, and
+every imported symbol exported with the same CRC (Module.symvers of the
+headers).
 
   --kernel K       6.1 (release ${DEFAULT_RELEASE[6.1]}) or 6.12
                    (release ${DEFAULT_RELEASE[6.12]})
   --bug NAME       one of:
 $(bug_names | tr ' ' '\n' | sed 's/^/                     /')
+  --fix NAME       one of:
+$(fix_names | tr ' ' '\n' | sed 's/^/                     /')
   --out DIR        where the three .ko files go (created if needed)
   --release R      another Debian kernel release of that series
   --cache DIR      extracted sources and builds (default
@@ -45,22 +51,33 @@ $(bug_names | tr ' ' '\n' | sed 's/^/                     /')
   --jobs N         make -j (default: number of CPUs + 1)
   --keep           keep the build tree (its path is printed)
   --list-bugs      print the bug names and exit
+  --list-fixes     print the fix names and exit
 
 Exit status: 0 built and checked, 1 build or check failed, 2 usage error.
 EOF
 }
 
-bug_names() {
+# The names of the patches in directory $1 (NAME.patch, NAME-KERNEL.patch).
+patch_names() {
 	local p names=
-	for p in "$BUGS_DIR"/*.patch; do
+	for p in "$1"/*.patch; do
 		[ -e "$p" ] || continue
 		p=${p##*/}
 		p=${p%.patch}
 		p=${p%-6.1}
 		p=${p%-6.12}
+		p=${p%-7.2}
 		case " $names " in *" $p "*) ;; *) names="$names $p" ;; esac
 	done
 	echo "${names# }"
+}
+
+bug_names() {
+	patch_names "$BUGS_DIR"
+}
+
+fix_names() {
+	patch_names "$FIXES_DIR"
 }
 
 die() {
@@ -76,6 +93,7 @@ usage_error() {
 
 KERNEL=
 BUG=
+FIX=
 OUT=
 RELEASE=
 CACHE=${HOME:-/root}/.cache/kvm-nested-selftests/kvm-modules
@@ -84,11 +102,12 @@ KEEP=
 
 while [ $# -gt 0 ]; do
 	case $1 in
-	--kernel | --bug | --out | --release | --cache | --jobs)
+	--kernel | --bug | --fix | --out | --release | --cache | --jobs)
 		[ $# -ge 2 ] || usage_error "$1 needs an argument"
 		case $1 in
 		--kernel) KERNEL=$2 ;;
 		--bug) BUG=$2 ;;
+		--fix) FIX=$2 ;;
 		--out) OUT=$2 ;;
 		--release) RELEASE=$2 ;;
 		--cache) CACHE=$2 ;;
@@ -98,6 +117,7 @@ while [ $# -gt 0 ]; do
 		;;
 	--keep) KEEP=1; shift ;;
 	--list-bugs) bug_names | tr ' ' '\n'; exit 0 ;;
+	--list-fixes) fix_names | tr ' ' '\n'; exit 0 ;;
 	-h | --help) usage; exit 0 ;;
 	*) usage_error "unknown argument: $1" ;;
 	esac
@@ -106,6 +126,7 @@ done
 [ -n "$KERNEL" ] || usage_error "--kernel is required"
 [ -n "${DEFAULT_RELEASE[$KERNEL]:-}" ] || usage_error "--kernel must be 6.1 or 6.12"
 [ -n "$OUT" ] || usage_error "--out is required"
+[ -z "$BUG" ] || [ -z "$FIX" ] || usage_error "--bug and --fix exclude each other"
 [[ $JOBS =~ ^[1-9][0-9]*$ ]] || usage_error "--jobs must be a positive number"
 [ -n "$RELEASE" ] || RELEASE=${DEFAULT_RELEASE[$KERNEL]}
 case $RELEASE in
@@ -113,8 +134,14 @@ case $RELEASE in
 *) usage_error "release $RELEASE is not a $KERNEL kernel" ;;
 esac
 
+# A name is a file name stem: no path, no leading dot or dash.
+valid_name() {
+	[[ $1 =~ ^[a-z0-9][a-z0-9.-]*$ ]]
+}
+
 PATCH=
 if [ -n "$BUG" ]; then
+	valid_name "$BUG" || usage_error "bad bug name '$BUG' (known: $(bug_names))"
 	if [ -e "$BUGS_DIR/$BUG-$KERNEL.patch" ]; then
 		PATCH=$BUGS_DIR/$BUG-$KERNEL.patch
 	elif [ -e "$BUGS_DIR/$BUG.patch" ]; then
@@ -122,6 +149,26 @@ if [ -n "$BUG" ]; then
 	else
 		usage_error "no patch for bug '$BUG' (known: $(bug_names))"
 	fi
+elif [ -n "$FIX" ]; then
+	valid_name "$FIX" || usage_error "bad fix name '$FIX' (known: $(fix_names))"
+	if [ -e "$FIXES_DIR/$FIX-$KERNEL.patch" ]; then
+		PATCH=$FIXES_DIR/$FIX-$KERNEL.patch
+	elif [ -e "$FIXES_DIR/$FIX.patch" ]; then
+		PATCH=$FIXES_DIR/$FIX.patch
+	else
+		usage_error "no patch for fix '$FIX' (known: $(fix_names))"
+	fi
+fi
+# What the build is called in its tree's name and in the messages.
+if [ -n "$BUG" ]; then
+	WHAT="bug $BUG"
+	TAG=$BUG
+elif [ -n "$FIX" ]; then
+	WHAT="fix $FIX"
+	TAG=fix-$FIX
+else
+	WHAT=
+	TAG=control
 fi
 
 HEADERS_PKG=linux-headers-$RELEASE
@@ -231,7 +278,7 @@ done
 # --- build -------------------------------------------------------------------
 
 mkdir -p "$CACHE/build"
-WORK=$(mktemp -d "$CACHE/build/$RELEASE-${BUG:-control}.XXXXXX")
+WORK=$(mktemp -d "$CACHE/build/$RELEASE-$TAG.XXXXXX")
 cleanup() {
 	if [ -n "$KEEP" ]; then
 		echo "$PROG: build tree kept in $WORK" >&2
@@ -262,12 +309,15 @@ KVM_DIR=$WORK/arch/x86/kvm
 	echo "# Generated by $PROG from Makefile."
 	echo "KVM_TREE := $WORK"
 	echo 'ccflags-y += -I$(KVM_TREE)/arch/x86'
+	# __FILE__ relative to the tree, as in Debian's own build: a BUG()
+	# reads "kernel BUG at arch/x86/kvm/mmu/mmu.c:952!".
+	echo 'ccflags-y += -fmacro-prefix-map=$(KVM_TREE)/='
 	sed -e 's|\$(srctree)/arch/x86/kvm|$(KVM_TREE)/arch/x86/kvm|g' \
 		-e 's|\$(srctree)/virt/kvm|$(KVM_TREE)/virt/kvm|g' \
 		"$KVM_DIR/Makefile"
 } >"$KVM_DIR/Kbuild"
 
-echo "$PROG: building KVM $VERSION${BUG:+ with bug $BUG} for $RELEASE (make -j$JOBS)" >&2
+echo "$PROG: building KVM $VERSION${WHAT:+ with $WHAT} for $RELEASE (make -j$JOBS)" >&2
 start=$(date +%s)
 if ! make -C "$HEADERS" M="$KVM_DIR" -j"$JOBS" modules >"$WORK/build.log" 2>&1; then
 	grep -E 'error|Error' "$WORK/build.log" | head -n 30 >&2 || true
@@ -310,6 +360,7 @@ done
 for m in $MODULES; do
 	printf '%s: %s\n' "$m.ko" "$(modinfo -F vermagic "$OUT/$m.ko")"
 done
-what="control build (no bug)"
-[ -z "$PATCH" ] || what="bug ${PATCH##*/}"
+what="control build (no bug, no fix)"
+[ -z "$BUG" ] || what="bug ${PATCH##*/}"
+[ -z "$FIX" ] || what="fix ${PATCH##*/}"
 echo "$PROG: $OUT: KVM of $SOURCE_PKG $VERSION, $what, for $RELEASE" >&2

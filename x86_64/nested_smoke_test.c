@@ -9,14 +9,9 @@
  * KVM's shadow-paging fault path, FNAME(page_fault) and
  * kvm_mmu_hugepage_adjust()).
  */
-#include <getopt.h>
-
-#include "kvm_util.h"
-#include "stats.h"
 #include "ucall.h"
 #include "variant.h"
-#include "x86_64/nested.h"
-#include "x86_64/processor.h"
+#include "x86_64/nested_mmu.h"
 
 #define SLOT_2M		1
 #define SLOT_1G		2
@@ -31,7 +26,6 @@ struct phase {
 	gva_t gva;		/* the L2 range, through L2's direct map */
 	uint64_t len;
 	enum tdp_level leaf;	/* L1's EPT/NPT leaf */
-	uint64_t backing_page;
 };
 
 /* Shared with the guest, in L1 memory. */
@@ -42,18 +36,43 @@ struct smoke_args {
 	struct phase phases[MAX_PHASES];
 };
 
-struct smoke {
+struct variant {
 	const char *name;
 	enum backing_type backing;
-	uint64_t slot_size;
+	bool slot_1g;		/* a 1G slot; else -b */
 	int nr_vcpus;
-	bool need_1g;
 	enum tdp_level leaves[MAX_PHASES];
 	int nr_phases;
 };
 
-static uint64_t opt_size_2m = 32ULL << 20;
+static const struct variant variants[] = {
+	{ .name = "2M hugetlb slot via 4K and 2M leaves", .backing = BACKING_HUGETLB_2M,
+	  .nr_vcpus = 1, .leaves = { TDP_4K, TDP_2M }, .nr_phases = 2 },
+	{ .name = "1G hugetlb slot via 4K, 2M and 1G leaves", .backing = BACKING_HUGETLB_1G,
+	  .slot_1g = true, .nr_vcpus = 1, .leaves = { TDP_4K, TDP_2M, TDP_1G }, .nr_phases = 3 },
+	{ .name = "THP slot via 2M and 4K leaves", .backing = BACKING_THP,
+	  .nr_vcpus = 2, .leaves = { TDP_2M, TDP_4K }, .nr_phases = 2 },
+	{ .name = "1G hugetlb slot via 1G, 2M and 4K leaves", .backing = BACKING_HUGETLB_1G,
+	  .slot_1g = true, .nr_vcpus = 2, .leaves = { TDP_1G, TDP_2M, TDP_4K }, .nr_phases = 3 },
+};
+
 static uint64_t opt_touch = 16ULL << 20;
+
+static bool parse_touch(const char *arg)
+{
+	return !parse_size(arg, &opt_touch) && opt_touch && IS_ALIGNED(opt_touch, SZ_2M);
+}
+
+static struct nmmu_cli cli = {
+	.about = "L2 runs through 4K, 2M and 1G EPT/NPT leaves, mapped at min(leaf, host page)",
+	.b = { "size of the 2M-backed memslot", 32ULL << 20, .max = SZ_1G },
+	.verbose = "print page counts per phase",
+	.opts = (const struct nmmu_opt[]){
+		{ 't', "size", "bytes L2 touches per phase (default 16M, 2M multiple,\n"
+			       "                at most -b)", parse_touch },
+		{ 0 },
+	},
+};
 
 static void l2_touch(gva_t gva, uint64_t len)
 {
@@ -108,167 +127,99 @@ static void l1_guest_code(struct nested_state *s, struct smoke_args *a)
 	GUEST_FAIL("L2 returned after its final ucall");
 }
 
-/*
- * Leaf mappings the nested MMU needs for a touched L2 range: the level is
- * the smallest of L1's leaf and the host page size; the count is the
- * number of such blocks the range covers.
- */
-static void expect_mappings(const struct phase *ph, uint64_t exp[3])
-{
-	uint64_t size = tdp_level_size(ph->leaf);
-
-	if (ph->backing_page < size)
-		size = ph->backing_page;
-	exp[size == SZ_4K ? 0 : size == SZ_2M ? 1 : 2] +=
-		DIV_ROUND_UP(ph->gva + ph->len, size) - ph->gva / size;
-}
-
 static void run_smoke(void *arg)
 {
-	const struct smoke *sm = arg;
-	uint64_t page = backing_page_size(sm->backing);
-	gpa_t slot_gpa = sm->backing == BACKING_HUGETLB_1G ? GPA_1G : GPA_2M;
+	static const char *const ids[] = {
+		[TDP_4K] = "leaf-4k", [TDP_2M] = "leaf-2m", [TDP_1G] = "leaf-1g",
+	};
+	const struct variant *sm = arg;
+	uint64_t slot_size = sm->slot_1g ? SZ_1G : cli.b.size;
+	struct nmmu_view *views[MAX_PHASES];
 	struct kvm_vcpu *vcpus[2];
+	struct nmmu_slot *slot;
 	struct smoke_args *a;
-	struct page_stats prev = { 0 }, now;
-	struct kvm_vm *vm;
+	struct nmmu f;
 	struct ucall uc;
 	gpa_t args_gpa;
-	const char *why;
+	char phase[160];
 	int i, p;
 
-	if (sm->need_1g)
+	test_check("setup");
+	if (sm->slot_1g)
 		TEST_REQUIRE(nested_has_1g(), "no 1G pages in EPT/NPT for L1 or on the host");
-	why = backing_unavailable(sm->backing, sm->slot_size);
-	TEST_REQUIRE(!why, "%s", why);
+	nmmu_create(&f);
+	slot = nmmu_slot_require(&f, sm->slot_1g ? SLOT_1G : SLOT_2M,
+				 sm->slot_1g ? GPA_1G : GPA_2M, slot_size, sm->backing);
 
-	vm = nested_vm_create(0);
-	vm_memslot_add(vm, SLOT_2M + (slot_gpa == GPA_1G), slot_gpa, sm->slot_size,
-		       sm->backing, 0);
-	why = vm_memslot_prefault(vm, SLOT_2M + (slot_gpa == GPA_1G));
-	TEST_REQUIRE(!why, "%s", why);
-
-	args_gpa = vm_alloc_pages(vm, 1);
-	a = addr_gpa2hva(vm, args_gpa);
+	args_gpa = vm_alloc_pages(f.vm, 1);
+	a = addr_gpa2hva(f.vm, args_gpa);
 	a->nr_vcpus = sm->nr_vcpus;
 	a->nr_phases = sm->nr_phases;
-	a->warm_gva = direct_gva(vm_alloc_pages(vm, sm->nr_vcpus));
+	a->warm_gva = direct_gva(vm_alloc_pages(f.vm, sm->nr_vcpus));
 	for (p = 0; p < sm->nr_phases; p++) {
-		struct phase *ph = &a->phases[p];
-		l2_gpa_t l2 = L2_GPA_BASE + (uint64_t)p * SZ_1G;
-		uint64_t map_size = ALIGN_UP(opt_touch, tdp_level_size(sm->leaves[p]));
-
-		if (map_size > sm->slot_size)
-			map_size = sm->slot_size;
 		/* Each phase goes through its own alias of the slot. */
-		tdp_map(vm, 0, l2, slot_gpa, map_size, sm->leaves[p]);
-		ph->gva = direct_gva(l2);
-		ph->len = sm->leaves[p] == TDP_1G ? map_size : opt_touch;
-		ph->leaf = sm->leaves[p];
-		ph->backing_page = page;
+		views[p] = nmmu_view_add(&f, slot, 0, L2_GPA_BASE + (uint64_t)p * SZ_1G,
+					 sm->leaves[p]);
+		a->phases[p] = (struct phase){
+			.gva = views[p]->gva, .leaf = sm->leaves[p],
+			.len = sm->leaves[p] == TDP_1G ? slot_size : opt_touch,
+		};
 	}
-
 	for (i = 0; i < sm->nr_vcpus; i++) {
-		vcpus[i] = vm_vcpu_add(vm, l1_guest_code);
+		vcpus[i] = vm_vcpu_add(f.vm, l1_guest_code);
 		vcpu_args_set(vcpus[i], 2, nested_vcpu_setup(vcpus[i], 0),
 			      direct_gva(args_gpa));
 	}
 
+	/* Phase 0 is L2's warm-up; phase p goes through the leaves of view p - 1. */
 	for (p = 0; p <= sm->nr_phases; p++) {
-		uint64_t exp[3] = { 0, 0, 0 }, got[3];
+		struct nmmu_delta d = { 0 };
 
+		test_check(p ? ids[sm->leaves[p - 1]] : "warm-up");
 		for (i = 0; i < sm->nr_vcpus; i++) {
 			TEST_ASSERT_EQ(vcpu_run_ucall(vcpus[i], &uc), UCALL_SYNC,
 				       "ucall from L2");
 			TEST_ASSERT_EQ(uc.args[0], p, "L2 phase");
 		}
-		vm_page_stats(vm, &now);
-		if (p) {
-			const struct phase *ph = &a->phases[p - 1];
-
-			expect_mappings(ph, exp);
-			got[0] = now.pages_4k - prev.pages_4k;
-			got[1] = now.pages_2m - prev.pages_2m;
-			got[2] = now.pages_1g - prev.pages_1g;
-			pr_debug("phase %d: %s leaves over %s backing: +%lu/+%lu/+%lu\n",
-				 p, tdp_level_name(ph->leaf), backing_name(sm->backing),
-				 got[0], got[1], got[2]);
-			TEST_ASSERT(!memcmp(exp, got, sizeof(exp)),
-				    "phase %d (%lu MiB through %s %s leaves over %s memory): "
-				    "expected 4K/2M/1G mappings +%lu/+%lu/+%lu, found +%lu/+%lu/+%lu",
-				    p, ph->len >> 20, nested_vendor_name(kvm_nested_vendor()),
-				    tdp_level_name(ph->leaf), backing_name(sm->backing),
-				    exp[0], exp[1], exp[2], got[0], got[1], got[2]);
+		if (!p) {
+			vm_page_stats(f.vm, &f.last);
+			continue;
 		}
-		prev = now;
+		/* The touched part of the view, mapped at the view's mapping size. */
+		nmmu_touched(&f, views[p - 1]->l2_gpa, a->phases[p - 1].len);
+		nmmu_delta_maps(&d, views[p - 1]->map_size,
+				DIV_ROUND_UP(a->phases[p - 1].len, views[p - 1]->map_size));
+		snprintf(phase, sizeof(phase), "phase %d (%lu MiB through %s %s leaves over %s "
+			 "memory)", p, a->phases[p - 1].len >> 20,
+			 nested_vendor_name(kvm_nested_vendor()), tdp_level_name(sm->leaves[p - 1]),
+			 backing_name(sm->backing));
+		nmmu_phase_end(&f, phase, &d);
 	}
+	test_check("finish");
 	for (i = 0; i < sm->nr_vcpus; i++)
 		TEST_ASSERT_EQ(vcpu_run_ucall(vcpus[i], &uc), UCALL_DONE, "final ucall from L2");
-	vm_free(vm);
+	nmmu_free(&f);
 }
 
-static void usage(const char *name, int code)
+static void require(void)
 {
-	printf("usage: %s [-b size] [-t size] [-V] [-h]\n"
-	       "  -b size  2M-backed memslot size (default 32M, 2M multiple)\n"
-	       "  -t size  bytes L2 touches per phase (default 16M, 2M multiple,\n"
-	       "           at most -b)\n"
-	       "  -V       print page counts per phase\n"
-	       "  -h       this help\n", name);
-	exit(code);
+	if (opt_touch > cli.b.size) {
+		fprintf(stderr, "-t must not exceed -b\n");
+		exit(KSFT_FAIL);
+	}
+	nested_require(false);
+}
+
+static void variant_name(const void *p, char *buf, size_t len)
+{
+	const struct variant *v = p;
+
+	snprintf(buf, len, "%s %d vCPU%s: %s", nested_vendor_name(kvm_nested_vendor()),
+		 v->nr_vcpus, v->nr_vcpus > 1 ? "s" : "", v->name);
 }
 
 int main(int argc, char *argv[])
 {
-	struct smoke smokes[] = {
-		{ "2M hugetlb slot via 4K and 2M leaves", BACKING_HUGETLB_2M, 0, 1, false,
-		  { TDP_4K, TDP_2M }, 2 },
-		{ "1G hugetlb slot via 4K, 2M and 1G leaves", BACKING_HUGETLB_1G, SZ_1G, 1, true,
-		  { TDP_4K, TDP_2M, TDP_1G }, 3 },
-		{ "THP slot via 2M and 4K leaves", BACKING_THP, 0, 2, false,
-		  { TDP_2M, TDP_4K }, 2 },
-		{ "1G hugetlb slot via 1G, 2M and 4K leaves", BACKING_HUGETLB_1G, SZ_1G, 2, true,
-		  { TDP_1G, TDP_2M, TDP_4K }, 3 },
-	};
-	char desc[256];
-	unsigned int i;
-	int opt;
-
-	while ((opt = getopt(argc, argv, "b:t:Vh")) != -1) {
-		switch (opt) {
-		case 'b':
-		case 't': {
-			uint64_t v;
-
-			if (parse_size(optarg, &v) || !v || !IS_ALIGNED(v, SZ_2M)) {
-				fprintf(stderr, "-%c: '%s' is not a size in 2M multiples\n",
-					opt, optarg);
-				usage(argv[0], KSFT_FAIL);
-			}
-			*(opt == 'b' ? &opt_size_2m : &opt_touch) = v;
-			break;
-		}
-		default:
-			test_opt_common(opt, usage, argv[0]);
-		}
-	}
-	if (optind < argc)
-		usage(argv[0], KSFT_FAIL);
-	if (opt_touch > opt_size_2m) {
-		fprintf(stderr, "-t must not exceed -b\n");
-		usage(argv[0], KSFT_FAIL);
-	}
-
-	ksft_print_header();
-	nested_require(false);
-	ksft_set_plan(ARRAY_SIZE(smokes));
-	for (i = 0; i < ARRAY_SIZE(smokes); i++) {
-		if (!smokes[i].slot_size)
-			smokes[i].slot_size = opt_size_2m;
-		snprintf(desc, sizeof(desc), "%s %d vCPU%s: %s",
-			 nested_vendor_name(kvm_nested_vendor()), smokes[i].nr_vcpus,
-			 smokes[i].nr_vcpus > 1 ? "s" : "", smokes[i].name);
-		variant_run(desc, run_smoke, &smokes[i]);
-	}
-	ksft_finished();
+	return nmmu_main(&cli, &NMMU_TABLE(variants, .require = require, .name = variant_name,
+					   .run = run_smoke), argc, argv);
 }

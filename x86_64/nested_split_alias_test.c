@@ -8,22 +8,19 @@
  * VM's split caches, which KVM tops up with mmu_lock dropped
  * (shadow_mmu_try_split_huge_page -> topup_split_caches).  Enabling dirty
  * logging must split every huge mapping of every alias before the ioctl
- * returns, dirty logging must see L2's writes through every alias, and,
- * where the kvmmmu:kvm_mmu_split_huge_page tracepoint can be read, the lock
- * drops to top up (-EAGAIN) must be few: the descriptor cache is filled
- * beyond the worst case of one huge page so that the descriptors a few
- * aliases consume don't force a drop per huge page.
+ * returns, dirty logging must see L2's writes through every alias, and
+ * the kvmmmu:kvm_mmu_split_huge_page events must show each huge SPTE split
+ * once and few lock drops to top up (-EAGAIN): the descriptor cache is
+ * filled beyond the worst case of one huge page so that the descriptors a
+ * few aliases consume don't force a drop per huge page.  Without the
+ * tracepoint (Linux 5.18+) the variants skip.
  */
-#include <getopt.h>
 #include <unistd.h>
 
-#include "dirty_log.h"
-#include "kvm_util.h"
-#include "stats.h"
 #include "tracefs.h"
 #include "variant.h"
-#include "x86_64/nested_worker.h"
-#include "x86_64/processor.h"
+#include "x86_64/kvm_caps.h"
+#include "x86_64/nested_mmu.h"
 
 #define SLOT		1
 #define SLOT_GPA	(4ULL << 30)
@@ -58,83 +55,52 @@ struct variant {
 	enum alias_kind kind;
 	int k;			/* huge mappings of each L1 huge page */
 	enum tdp_level leaf;	/* L1's huge leaf, the size of the host pages too */
-	bool trace_required;	/* the tracepoint is what the variant is for */
 };
 
-static uint64_t opt_size = 64ULL << 20;
-static uint64_t opt_trace_size = 128ULL << 20;
-static enum backing_type opt_backing = BACKING_HUGETLB_2M;
+static const struct variant variants[] = {
+	{ .kind = ALIAS_L2, .k = 2, .leaf = TDP_2M },
+	{ .kind = ALIAS_L2, .k = 4, .leaf = TDP_2M },
+	{ .kind = ALIAS_L2, .k = 16, .leaf = TDP_2M },
+	{ .kind = ALIAS_ROOTS, .k = 4, .leaf = TDP_2M },
+	{ .kind = ALIAS_L2, .k = 2, .leaf = TDP_1G },
+	{ .kind = ALIAS_SPARSE_4K, .k = 1, .leaf = TDP_2M },
+	{ .kind = ALIAS_DENSE_4K, .k = 1, .leaf = TDP_2M },
+};
 
-/* How L2 sees the slot: one vCPU, one L2 GPA range, huge or 4K leaves. */
-struct view {
-	int vcpu;
-	l2_gpa_t l2_gpa;
-	gva_t gva;
+static uint64_t opt_trace_size = 128ULL << 20;
+
+static bool parse_trace_size(const char *arg)
+{
+	return !parse_size(arg, &opt_trace_size) && opt_trace_size >= (32ULL << 20) &&
+	       IS_ALIGNED(opt_trace_size, SZ_2M) && opt_trace_size <= SZ_1G;
+}
+
+static struct nmmu_cli cli = {
+	.about = "eager splitting of nested huge pages with several aliases or roots",
+	.b = { "slot size of the 2M-leaf alias variants", 64ULL << 20, .max = SZ_1G },
+	.s = { "host memory of the 2M-leaf variants: hugetlb2m (default) or thp;\n"
+	       "                the 1G-leaf variant uses hugetlb1g",
+	       1 << BACKING_HUGETLB_2M | 1 << BACKING_THP },
+	.opts = (const struct nmmu_opt[]){
+		{ 't', "size", "slot size of the sparse 4K alias (tracepoint) variant\n"
+			       "                (default 128M, a 2M multiple from 32M to 1G)",
+		  parse_trace_size },
+		{ 0 },
+	},
 };
 
 struct setup {
 	const struct variant *v;
-	enum backing_type backing;
-	uint64_t size, nr_pages;
+	struct nmmu f;
+	struct nmmu_slot *slot;
 	uint64_t huge_size;		/* size of L1's huge leaves and host pages */
 	uint64_t nr_huge;		/* huge pages in the slot */
 	int nr_views;			/* huge views */
-	struct view views[16];
-	bool has_4k_view;
-	struct view view_4k;
+	struct nmmu_view *views[16];
+	struct nmmu_view *view_4k;	/* NULL, or the 4K aliases */
 	uint32_t *pages_4k;		/* pages mapped by the 4K view */
 	uint64_t nr_pages_4k;
-	struct kvm_vm *vm;
-	struct nested_worker *w;
-	uint64_t *expect;		/* what each page of the slot holds */
 };
-
-struct delta {
-	int64_t d4k, d2m, d1g;
-};
-
-static void delta_add_huge(struct delta *d, uint64_t huge_size, int64_t n)
-{
-	if (huge_size == SZ_1G)
-		d->d1g += n;
-	else
-		d->d2m += n;
-}
-
-static void assert_delta(const char *desc, const char *phase, const struct page_stats *from,
-			 const struct page_stats *to, const struct delta *exp)
-{
-	int64_t d4k = (int64_t)(to->pages_4k - from->pages_4k);
-	int64_t d2m = (int64_t)(to->pages_2m - from->pages_2m);
-	int64_t d1g = (int64_t)(to->pages_1g - from->pages_1g);
-
-	pr_debug("%s: %-34s 4K %+ld 2M %+ld 1G %+ld\n", desc, phase, d4k, d2m, d1g);
-	TEST_ASSERT(d4k == exp->d4k && d2m == exp->d2m && d1g == exp->d1g,
-		    "%s, %s: expected the 4K/2M/1G mapping counts to change by "
-		    "%+ld/%+ld/%+ld, found %+ld/%+ld/%+ld",
-		    desc, phase, exp->d4k, exp->d2m, exp->d1g, d4k, d2m, d1g);
-}
-
-/* Run one command of the L2 worker of a view. */
-static void view_run(struct setup *s, const struct view *vw, enum l2_op op,
-		     uint64_t tag, const uint32_t *list, uint64_t n)
-{
-	struct l2_cmd c = { .op = op, .gva = vw->gva, .tag = tag };
-	uint64_t i;
-
-	if (op == L2_OP_WRITE_LIST) {
-		memcpy(nested_worker_list(s->w, vw->vcpu), list, n * sizeof(*list));
-		c.list_len = n;
-		for (i = 0; i < n; i++)
-			s->expect[list[i]] = l2_page_value(tag, list[i]);
-	} else {
-		c.nr_pages = s->nr_pages;
-		if (op == L2_OP_WRITE)
-			for (i = 0; i < s->nr_pages; i++)
-				s->expect[i] = l2_page_value(tag, i);
-	}
-	nested_worker_run(s->w, vw->vcpu, &c);
-}
 
 /*
  * L2 writes the whole slot through every huge view and its pages through
@@ -149,40 +115,11 @@ static void touch_all_views(struct setup *s, uint64_t tag)
 	int j;
 
 	for (j = 0; j < s->nr_views; j++)
-		view_run(s, &s->views[j], L2_OP_WRITE, tag, NULL, 0);
-	if (s->has_4k_view)
-		view_run(s, &s->view_4k, L2_OP_WRITE_LIST, tag, s->pages_4k, s->nr_pages_4k);
+		nmmu_write(&s->f, s->views[j], tag);
+	if (s->view_4k)
+		nmmu_write_pages(&s->f, s->view_4k, s->pages_4k, s->nr_pages_4k, tag);
 	/* And read through the first what the last wrote. */
-	view_run(s, &s->views[0], L2_OP_CHECK, tag, NULL, 0);
-}
-
-/*
- * After L2 wrote the listed pages: the host sees the values, and the dirty
- * bitmap (in L1 GPA terms) holds exactly those pages, whichever alias each
- * write went through.
- */
-static void check_dirty(struct setup *s, const char *desc, const unsigned long *written,
-			uint64_t nr_written)
-{
-	unsigned long *bitmap = bitmap_zalloc(s->nr_pages);
-	char *hva = vm_memslot(s->vm, SLOT)->hva;
-	struct dirty_diff diff;
-	uint64_t i;
-
-	for (i = 0; i < s->nr_pages; i++) {
-		uint64_t v = *(uint64_t *)(hva + i * SZ_4K);
-
-		TEST_ASSERT(v == s->expect[i],
-			    "%s, L2 writes through every alias: page %lu of the slot holds 0x%lx "
-			    "on the host, expected 0x%lx", desc, i, v, s->expect[i]);
-	}
-	vm_dirty_log_get(s->vm, SLOT, bitmap);
-	dirty_diff(bitmap, written, s->nr_pages, &diff);
-	TEST_ASSERT(!diff.missing && !diff.extra,
-		    "%s, L2 writes through every alias: %lu written pages not reported dirty, "
-		    "%lu unwritten pages reported dirty (first mismatch: page %lu), of %lu written",
-		    desc, diff.missing, diff.extra, diff.first, nr_written);
-	free(bitmap);
+	nmmu_check(&s->f, s->views[0], tag);
 }
 
 /* kvmmmu:kvm_mmu_split_huge_page events, by result. */
@@ -263,7 +200,8 @@ static void check_split_events(struct setup *s, const char *desc,
 	if (level == 3)
 		TEST_ASSERT(e->ok[2] == s->nr_huge * 512,
 			    "%s, enable dirty logging: expected %lu successful splits of the 2M "
-			    "SPTEs made from the 1G ones, found %lu", desc, s->nr_huge * 512, e->ok[2]);
+			    "SPTEs made from the 1G ones, found %lu", desc, s->nr_huge * 512,
+			    e->ok[2]);
 
 	split_consumption(s, &sps, &descs);
 	ksft_print_msg("%s: %lu huge SPTEs split, %lu mmu_lock drops (-EAGAIN); "
@@ -288,6 +226,7 @@ static void check_split_events(struct setup *s, const char *desc,
 	 * almost every split once a descriptor was consumed: about one drop per
 	 * descriptor, at least the number of L1 huge pages here.
 	 */
+	test_check("lock-drops");
 	refills = 1 + DIV_ROUND_UP(sps, SPLIT_PAGE_CAPACITY) +
 		  DIV_ROUND_UP(descs, SPLIT_DESC_CAPACITY - SPLIT_DESC_MIN);
 	bound = refills + 4 + s->nr_huge / 8;
@@ -312,7 +251,7 @@ static void trace_setup(struct trace_ctx *t)
 	t->ti = trace_instance_create(name, t->why, sizeof(t->why));
 	if (!t->ti)
 		return;
-	ret = trace_event_enable(t->ti, SPLIT_EVENT_SYSTEM, SPLIT_EVENT);
+	ret = __trace_event_enable(t->ti, SPLIT_EVENT_SYSTEM, SPLIT_EVENT);
 	if (ret) {
 		snprintf(t->why, sizeof(t->why), "cannot enable %s:%s: %s%s", SPLIT_EVENT_SYSTEM,
 			 SPLIT_EVENT, strerror(-ret),
@@ -323,47 +262,35 @@ static void trace_setup(struct trace_ctx *t)
 
 static void region_setup(struct setup *s, const struct variant *v)
 {
-	uint64_t stride, i;
 	unsigned int roots[NESTED_WORKER_MAX_VCPUS] = { 0 };
-	const char *why;
+	uint64_t size, stride, per, i;
 	int j;
 
 	s->v = v;
-	s->backing = v->leaf == TDP_1G ? BACKING_HUGETLB_1G : opt_backing;
 	s->huge_size = tdp_level_size(v->leaf);
-	s->size = v->leaf == TDP_1G ? SZ_1G :
-		  v->kind == ALIAS_SPARSE_4K ? opt_trace_size : opt_size;
-	s->nr_pages = s->size / SZ_4K;
-	s->nr_huge = s->size / s->huge_size;
+	size = v->leaf == TDP_1G ? SZ_1G : v->kind == ALIAS_SPARSE_4K ? opt_trace_size : cli.b.size;
+	s->nr_huge = size / s->huge_size;
 	if (v->leaf == TDP_1G)
 		TEST_REQUIRE(nested_has_1g(), "no 1G pages in L1's EPT/NPT or on the host");
-	why = backing_unavailable(s->backing, s->size);
-	TEST_REQUIRE(!why, "%s", why);
 
-	s->vm = nested_vm_create(0);
-	vm_memslot_add(s->vm, SLOT, SLOT_GPA, s->size, s->backing, 0);
-	why = vm_memslot_prefault(s->vm, SLOT);
-	TEST_REQUIRE(!why, "%s", why);
-
-	stride = ALIGN_UP(s->size, SZ_1G);
+	nmmu_create(&s->f);
+	s->slot = nmmu_slot_require(&s->f, SLOT, SLOT_GPA, size, v->leaf == TDP_1G ?
+				    BACKING_HUGETLB_1G : cli.s.backing >= 0 ? (enum backing_type)
+				    cli.s.backing : BACKING_HUGETLB_2M);
+	stride = ALIGN_UP(size, SZ_1G);
 	s->nr_views = v->kind == ALIAS_L2 || v->kind == ALIAS_ROOTS ? v->k : 1;
 	TEST_ASSERT(s->nr_views <= (int)ARRAY_SIZE(s->views), "too many aliases");
 	for (j = 0; j < s->nr_views; j++) {
-		struct view *vw = &s->views[j];
-
-		vw->vcpu = v->kind == ALIAS_ROOTS ? j : 0;
-		vw->l2_gpa = L2_HUGE_BASE + (v->kind == ALIAS_L2 ? j * stride : 0);
-		vw->gva = direct_gva(vw->l2_gpa);
 		if (v->kind == ALIAS_ROOTS)
-			roots[j] = j ? tdp_root_add(s->vm) : 0;
-		tdp_map(s->vm, v->kind == ALIAS_ROOTS ? roots[j] : 0, vw->l2_gpa, SLOT_GPA,
-			s->size, v->leaf);
+			roots[j] = j ? nmmu_root_add(&s->f) : 0;
+		s->views[j] = nmmu_view_add(&s->f, s->slot, roots[j], L2_HUGE_BASE +
+					    (v->kind == ALIAS_L2 ? j * stride : 0), v->leaf);
+		if (v->kind == ALIAS_ROOTS)
+			s->views[j]->vcpu = j;
 	}
 
-	s->has_4k_view = v->kind == ALIAS_SPARSE_4K || v->kind == ALIAS_DENSE_4K;
-	if (s->has_4k_view) {
-		s->view_4k = (struct view){ 0, L2_4K_BASE, direct_gva(L2_4K_BASE) };
-		s->pages_4k = calloc(s->nr_pages, sizeof(*s->pages_4k));
+	if (v->kind == ALIAS_SPARSE_4K || v->kind == ALIAS_DENSE_4K) {
+		s->pages_4k = calloc(s->slot->nr_pages, sizeof(*s->pages_4k));
 		TEST_ASSERT(s->pages_4k, "out of memory");
 		/*
 		 * Sparse: one odd page of each huge page (the huge views write
@@ -371,21 +298,16 @@ static void region_setup(struct setup *s, const struct variant *v)
 		 * written through one alias).  Dense: every page, the worst
 		 * case the descriptor cache's minimum is sized for.
 		 */
-		for (i = 0; i < s->nr_pages; i++) {
-			uint64_t per = s->huge_size / SZ_4K;
-
-			if (v->kind == ALIAS_SPARSE_4K &&
-			    i % per != 2 * ((i / per) * 37 % (per / 2)) + 1)
-				continue;
-			s->pages_4k[s->nr_pages_4k++] = i;
-			tdp_map(s->vm, 0, L2_4K_BASE + i * SZ_4K, SLOT_GPA + i * SZ_4K, SZ_4K, TDP_4K);
-		}
+		per = s->huge_size / SZ_4K;
+		for (i = 0; i < s->slot->nr_pages; i++)
+			if (v->kind == ALIAS_DENSE_4K ||
+			    i % per == 2 * ((i / per) * 37 % (per / 2)) + 1)
+				s->pages_4k[s->nr_pages_4k++] = i;
+		s->view_4k = nmmu_view_add_pages(&s->f, s->slot, L2_4K_BASE, s->pages_4k,
+						 s->nr_pages_4k);
 	}
-
-	s->expect = calloc(s->nr_pages, sizeof(*s->expect));
-	TEST_ASSERT(s->expect, "out of memory");
-	s->w = nested_worker_create(s->vm, v->kind == ALIAS_ROOTS ? v->k : 1,
-				    v->kind == ALIAS_ROOTS ? roots : NULL);
+	nmmu_start(&s->f, v->kind == ALIAS_ROOTS ? v->k : 1,
+		   v->kind == ALIAS_ROOTS ? roots : NULL);
 }
 
 static const char *variant_desc(const struct variant *v, char *buf, size_t len)
@@ -417,40 +339,32 @@ static void run_variant(void *arg)
 {
 	const struct variant *v = arg;
 	struct setup s = { 0 };
-	struct page_stats base, pop, on, wr;
 	struct split_events ev = { 0 };
 	struct trace_ctx t = { 0 };
-	unsigned long *written;
-	uint64_t i, nr_written = 0, lost = 0;
-	struct delta d;
-	char desc[160];
+	uint64_t i, nr, lost = 0;
+	struct nmmu_delta d = { 0 };
+	char desc[160], phase[224];
 	uint32_t *list;
 	long n;
 	int j;
 
+	test_check("setup");
 	variant_desc(v, desc, sizeof(desc));
+	/* Every phase after populate assumes eager splitting: set it, never inherit it. */
+	kvm_param_require("kvm", "eager_page_split", "Y", true);
 	trace_setup(&t);
-	if (v->trace_required)
-		TEST_REQUIRE(t.ti, "%s", t.why);
+	/* Every variant checks the split events: no tracepoint, no variant. */
+	TEST_REQUIRE(t.ti, "%s", t.why);
 	region_setup(&s, v);
-	vm_page_stats(s.vm, &base);
 
 	/* 1: L2 maps the slot through every view. */
+	test_check("populate");
 	touch_all_views(&s, 1);
-	vm_page_stats(s.vm, &pop);
-	d = (struct delta){ s.nr_pages_4k, 0, 0 };
-	/*
-	 * L2's first touch of a range walks L1 page tables of the direct map
-	 * that nothing walked before; views of the same L2 range in other
-	 * roots reach them through the same shared shadow pages of L1's
-	 * memory, so they count once.
-	 */
-	for (j = 0; j < (v->kind == ALIAS_ROOTS ? 1 : s.nr_views); j++)
-		d.d4k += direct_map_tables(s.views[j].l2_gpa, s.size);
-	if (s.has_4k_view)
-		d.d4k += direct_map_tables(L2_4K_BASE, s.size);
-	delta_add_huge(&d, s.huge_size, v->k * s.nr_huge);
-	assert_delta(desc, "populate (huge mappings of every alias)", &base, &pop, &d);
+	if (s.view_4k)
+		nmmu_delta_view(&d, s.view_4k, 1);
+	nmmu_delta_maps(&d, s.huge_size, v->k * s.nr_huge);
+	snprintf(phase, sizeof(phase), "%s, populate (huge mappings of every alias)", desc);
+	nmmu_phase_end(&s.f, phase, &d);
 
 	/*
 	 * 2: enabling logging splits every huge mapping of every alias.  How
@@ -464,24 +378,20 @@ static void run_variant(void *arg)
 	 * would each get their own split pages: k x the slot's pages.)  4K
 	 * aliases keep their own 4K mappings.
 	 */
-	if (t.ti) {
-		TEST_ASSERT(!trace_clear(t.ti) && !trace_set_on(t.ti, true),
-			    "starting the trace instance");
-	}
-	vm_dirty_log_enable(s.vm, SLOT);
-	if (t.ti) {
-		TEST_ASSERT(!trace_set_on(t.ti, false), "stopping the trace instance");
-		n = trace_for_each(t.ti, SPLIT_EVENT, split_event, &ev, &lost);
-		TEST_ASSERT(n >= 0, "reading the trace instance: %s", strerror((int)-n));
-	}
-	vm_page_stats(s.vm, &on);
-	d = (struct delta){ s.nr_pages, 0, 0 };
-	delta_add_huge(&d, s.huge_size, -(int64_t)(v->k * s.nr_huge));
-	assert_delta(desc, "enable dirty logging (eager split)", &pop, &on, &d);
-	if (t.ti)
-		check_split_events(&s, desc, &ev, lost);
-	else
-		ksft_print_msg("%s: tracepoint checks not run: %s\n", desc, t.why);
+	test_check("enable");
+	TEST_ASSERT(!__trace_clear(t.ti) && !__trace_set_on(t.ti, true),
+		    "starting the trace instance");
+	vm_dirty_log_enable(s.f.vm, SLOT);
+	TEST_ASSERT(!__trace_set_on(t.ti, false), "stopping the trace instance");
+	n = __trace_for_each(t.ti, SPLIT_EVENT, split_event, &ev, &lost);
+	TEST_ASSERT(n >= 0, "reading the trace instance: %s", strerror((int)-n));
+	d = (struct nmmu_delta){ 0 };
+	nmmu_delta_maps(&d, SZ_4K, s.slot->nr_pages);
+	nmmu_delta_maps(&d, s.huge_size, -(int64_t)(v->k * s.nr_huge));
+	snprintf(phase, sizeof(phase), "%s, enable dirty logging (eager split)", desc);
+	nmmu_phase_end(&s.f, phase, &d);
+	test_check("split-events");
+	check_split_events(&s, desc, &ev, lost);
 
 	/*
 	 * 3: L2 writes even pages through the huge views, view j every
@@ -489,109 +399,37 @@ static void run_variant(void *arg)
 	 * must be dirty in L1 GPA terms, nothing else, and nothing merges
 	 * back.
 	 */
-	written = bitmap_zalloc(s.nr_pages);
-	list = calloc(s.nr_pages, sizeof(*list));
+	test_check("alias-writes");
+	list = calloc(s.slot->nr_pages, sizeof(*list));
 	TEST_ASSERT(list, "out of memory");
 	for (j = 0; j < s.nr_views; j++) {
-		uint64_t nr = 0;
-
-		for (i = 2 * j; i < s.nr_pages; i += 2 * s.nr_views * 3)
+		for (nr = 0, i = 2 * j; i < s.slot->nr_pages; i += 2 * s.nr_views * 3)
 			list[nr++] = i;
-		view_run(&s, &s.views[j], L2_OP_WRITE_LIST, 2, list, nr);
-		for (i = 0; i < nr; i++)
-			bitmap_set_bit(written, list[i]);
-		nr_written += nr;
+		nmmu_write_pages(&s.f, s.views[j], list, nr, 2);
 	}
-	if (s.has_4k_view) {
-		uint64_t nr = 0;
-
-		for (i = 0; i < s.nr_pages_4k; i++)
+	if (s.view_4k) {
+		for (nr = 0, i = 0; i < s.nr_pages_4k; i++)
 			if (s.pages_4k[i] % 2 && (v->kind == ALIAS_SPARSE_4K || i % 6 == 1))
 				list[nr++] = s.pages_4k[i];
-		view_run(&s, &s.view_4k, L2_OP_WRITE_LIST, 2, list, nr);
-		for (i = 0; i < nr; i++)
-			bitmap_set_bit(written, list[i]);
-		nr_written += nr;
+		nmmu_write_pages(&s.f, s.view_4k, list, nr, 2);
 	}
-	vm_page_stats(s.vm, &wr);
-	d = (struct delta){ 0, 0, 0 };
-	assert_delta(desc, "L2 writes through every alias", &on, &wr, &d);
-	check_dirty(&s, desc, written, nr_written);
+	snprintf(phase, sizeof(phase), "%s, L2 writes through every alias", desc);
+	nmmu_phase_end(&s.f, phase, &(struct nmmu_delta){ 0 });
+	test_check("alias-dirty");
+	nmmu_assert_dirty(&s.f, s.slot, phase, NULL);
 
 	free(list);
-	free(written);
-	free(s.expect);
 	free(s.pages_4k);
-	nested_worker_free(s.w);
-	vm_free(s.vm);
+	nmmu_free(&s.f);
 }
 
-static void usage(const char *name, int code)
+static void variant_name(const void *v, char *buf, size_t len)
 {
-	printf("usage: %s [-b size] [-t size] [-s backing] [-V] [-h]\n"
-	       "  -b size     slot size of the 2M-leaf alias variants (default 64M,\n"
-	       "              a 2M multiple)\n"
-	       "  -t size     slot size of the sparse 4K alias (tracepoint) variant\n"
-	       "              (default 128M, a 2M multiple of at least 32M)\n"
-	       "  -s backing  host memory of the 2M-leaf variants: hugetlb2m (default)\n"
-	       "              or thp; the 1G-leaf variant uses hugetlb1g\n"
-	       "  -V          print page count changes per phase\n"
-	       "  -h          this help\n", name);
-	exit(code);
+	variant_desc(v, buf, len);
 }
 
 int main(int argc, char *argv[])
 {
-	static const struct variant vs[] = {
-		{ ALIAS_L2, 2, TDP_2M, false },
-		{ ALIAS_L2, 4, TDP_2M, false },
-		{ ALIAS_L2, 16, TDP_2M, false },
-		{ ALIAS_ROOTS, 4, TDP_2M, false },
-		{ ALIAS_L2, 2, TDP_1G, false },
-		{ ALIAS_SPARSE_4K, 1, TDP_2M, true },
-		{ ALIAS_DENSE_4K, 1, TDP_2M, false },
-	};
-	char desc[160];
-	unsigned int i;
-	int opt;
-
-	while ((opt = getopt(argc, argv, "b:t:s:Vh")) != -1) {
-		switch (opt) {
-		case 'b':
-			if (parse_size(optarg, &opt_size) || !opt_size ||
-			    !IS_ALIGNED(opt_size, SZ_2M) || opt_size > SZ_1G) {
-				fprintf(stderr, "-b: '%s' is not a size in 2M multiples up to 1G\n",
-					optarg);
-				usage(argv[0], KSFT_FAIL);
-			}
-			break;
-		case 't':
-			if (parse_size(optarg, &opt_trace_size) || opt_trace_size < (32ULL << 20) ||
-			    !IS_ALIGNED(opt_trace_size, SZ_2M) || opt_trace_size > SZ_1G) {
-				fprintf(stderr, "-t: '%s' is not a size in 2M multiples from 32M to 1G\n",
-					optarg);
-				usage(argv[0], KSFT_FAIL);
-			}
-			break;
-		case 's':
-			if (backing_parse(optarg, &opt_backing) ||
-			    (opt_backing != BACKING_HUGETLB_2M && opt_backing != BACKING_THP)) {
-				fprintf(stderr, "-s: '%s' is not hugetlb2m or thp\n", optarg);
-				usage(argv[0], KSFT_FAIL);
-			}
-			break;
-		default:
-			test_opt_common(opt, usage, argv[0]);
-		}
-	}
-	if (optind < argc)
-		usage(argv[0], KSFT_FAIL);
-
-	ksft_print_header();
-	nested_require(false);
-	ksft_set_plan(ARRAY_SIZE(vs));
-	for (i = 0; i < ARRAY_SIZE(vs); i++)
-		variant_run(variant_desc(&vs[i], desc, sizeof(desc)), run_variant,
-			    (void *)&vs[i]);
-	ksft_finished();
+	return nmmu_main(&cli, &NMMU_TABLE(variants, .require = nmmu_require,
+					   .name = variant_name, .run = run_variant), argc, argv);
 }

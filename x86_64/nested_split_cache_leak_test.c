@@ -12,16 +12,12 @@
  * of its own, each splitting nested huge pages, and checks that the
  * cgroup's kernel memory does not grow with the number of lifetimes.
  */
-#include <getopt.h>
 #include <unistd.h>
 
 #include "cgroup.h"
-#include "dirty_log.h"
-#include "kvm_util.h"
-#include "stats.h"
 #include "variant.h"
-#include "x86_64/nested_worker.h"
-#include "x86_64/processor.h"
+#include "x86_64/kvm_caps.h"
+#include "x86_64/nested_mmu.h"
 
 #define SLOT		1
 #define SLOT_GPA	(4ULL << 30)
@@ -47,9 +43,38 @@ struct variant {
 	bool disable_first;	/* switch dirty logging off before destruction */
 };
 
-static uint64_t opt_size = 8ULL << 20;
+static const struct variant variants[] = {
+	{ .name = "destroyed with dirty logging on", .nr_aliases = 1 },
+	{ .name = "dirty logging disabled before destruction", .nr_aliases = 1,
+	  .disable_first = true },
+	{ .name = "2 L2 aliases (descriptors consumed), destroyed with dirty logging on",
+	  .nr_aliases = 2 },
+};
+
 static uint64_t opt_lifetimes = 16;
-static enum backing_type opt_backing = BACKING_HUGETLB_2M;
+
+static bool parse_lifetimes(const char *arg)
+{
+	return !parse_uint(arg, 100000, &opt_lifetimes) && opt_lifetimes >= 4;
+}
+
+static struct nmmu_cli cli = {
+	.about = "the split caches are freed at VM destruction",
+	.b = { "slot size", 8ULL << 20, .max = SZ_1G },
+	.s = { "host memory of the slot: hugetlb2m (default) or thp",
+	       1 << BACKING_HUGETLB_2M | 1 << BACKING_THP },
+	.verbose = "print the cgroup's memory after every lifetime",
+	.opts = (const struct nmmu_opt[]){
+		{ 'n', "count", "VM lifetimes measured per variant (default 16, 4 to 100000;\n"
+				"                2 more run first to settle)", parse_lifetimes },
+		{ 0 },
+	},
+};
+
+static enum backing_type slot_backing(void)
+{
+	return cli.s.backing >= 0 ? (enum backing_type)cli.s.backing : BACKING_HUGETLB_2M;
+}
 
 /*
  * One VM lifetime: L2 writes the slot through each alias (huge nested
@@ -58,37 +83,37 @@ static enum backing_type opt_backing = BACKING_HUGETLB_2M;
  */
 static void lifetime(const struct variant *v, uint64_t n)
 {
-	uint64_t nr_pages = opt_size / SZ_4K, nr_huge = opt_size / SZ_2M;
-	struct page_stats pop, on;
-	struct nested_worker *w;
-	struct kvm_vm *vm;
-	const char *why;
+	struct nmmu_view *views[2];
+	struct nmmu_slot *slot;
+	struct nmmu_delta d = { 0 };
+	char phase[64];
+	struct nmmu f;
 	int j;
 
-	vm = nested_vm_create(0);
-	vm_memslot_add(vm, SLOT, SLOT_GPA, opt_size, opt_backing, 0);
-	why = vm_memslot_prefault(vm, SLOT);
-	TEST_REQUIRE(!why, "lifetime %lu: %s", n, why);
+	nmmu_create(&f);
+	slot = nmmu_slot_require(&f, SLOT, SLOT_GPA, cli.b.size, slot_backing());
 	for (j = 0; j < v->nr_aliases; j++)
-		tdp_map(vm, 0, L2_GPA + j * SZ_1G, SLOT_GPA, opt_size, TDP_2M);
-	w = nested_worker_create(vm, 1, NULL);
-	for (j = 0; j < v->nr_aliases; j++)
-		nested_worker_run_all(w, L2_OP_WRITE, direct_gva(L2_GPA + j * SZ_1G), nr_pages, n);
-	vm_page_stats(vm, &pop);
+		views[j] = nmmu_view_add(&f, slot, 0, L2_GPA + j * SZ_1G, TDP_2M);
+	nmmu_start(&f, 1, NULL);
+	for (j = 0; j < v->nr_aliases; j++) {
+		nmmu_write(&f, views[j], n);
+		nmmu_delta_view(&d, views[j], 1);
+	}
+	snprintf(phase, sizeof(phase), "lifetime %lu, populate", n);
+	nmmu_phase_end(&f, phase, &d);
 
-	vm_dirty_log_enable(vm, SLOT);
-	vm_page_stats(vm, &on);
 	/* Without a split nothing filled the caches and there is nothing to leak. */
-	TEST_ASSERT(pop.pages_2m - on.pages_2m == v->nr_aliases * nr_huge &&
-		    on.pages_4k - pop.pages_4k == nr_pages,
-		    "lifetime %lu, enable dirty logging: expected %lu 2M mappings split into "
-		    "%lu 4K ones, found 2M %+ld, 4K %+ld", n, v->nr_aliases * nr_huge, nr_pages,
-		    (int64_t)(on.pages_2m - pop.pages_2m), (int64_t)(on.pages_4k - pop.pages_4k));
+	vm_dirty_log_enable(f.vm, SLOT);
+	d = (struct nmmu_delta){ 0 };
+	for (j = 0; j < v->nr_aliases; j++)
+		nmmu_delta_view(&d, views[j], -1);
+	nmmu_delta_maps(&d, SZ_4K, slot->nr_pages);
+	snprintf(phase, sizeof(phase), "lifetime %lu, enable dirty logging", n);
+	nmmu_phase_end(&f, phase, &d);
 
 	if (v->disable_first)
-		vm_dirty_log_disable(vm, SLOT);
-	nested_worker_free(w);
-	vm_free(vm);
+		vm_dirty_log_disable(f.vm, SLOT);
+	nmmu_free(&f);
 }
 
 /* Object size of a slab cache from SLUB's sysfs, or 0 when unknown. */
@@ -97,7 +122,7 @@ static uint64_t slab_object_size(const char *cache)
 	char path[128], buf[32];
 
 	snprintf(path, sizeof(path), "/sys/kernel/slab/%s/object_size", cache);
-	if (file_read_str(path, buf, sizeof(buf)) <= 0)
+	if (__file_read_str(path, buf, sizeof(buf)) <= 0)
 		return 0;
 	return strtoull(buf, NULL, 10);
 }
@@ -114,7 +139,7 @@ static uint64_t slab_object_size(const char *cache)
  */
 static struct kvm_vm *static_keys_hold(void)
 {
-	struct kvm_vm *vm = vm_create(0);
+	struct kvm_vm *vm = vm_create();
 
 	vm_vcpu_add(vm, NULL);
 	return vm;
@@ -163,13 +188,16 @@ static void run_variant(void *arg)
 	const char *reason;
 	int ret;
 
-	reason = backing_unavailable(opt_backing, opt_size);
+	test_check("setup");
+	/* Every lifetime asserts an eager split: set it, never inherit it. */
+	kvm_param_require("kvm", "eager_page_split", "Y", true);
+	reason = backing_reserve(slot_backing(), cli.b.size);
 	TEST_REQUIRE(!reason, "%s", reason);
 	idle = static_keys_hold();
 	snprintf(name, sizeof(name), "kvm_split_cache_leak_%d", getpid());
 	cg = memcg_create(name, why, sizeof(why));
 	TEST_REQUIRE(cg, "%s", why);
-	ret = memcg_enter(cg);
+	ret = __memcg_enter(cg);
 	TEST_ASSERT(!ret, "moving the test into the cgroup %s: %s", cg->path, strerror(-ret));
 
 	/*
@@ -188,6 +216,7 @@ static void run_variant(void *arg)
 		       hdr, limit >> 10);
 
 	/* First allocations of a new cgroup and process settle here. */
+	test_check("warm-up");
 	for (i = 0; i < WARMUP; i++)
 		lifetime(v, i);
 
@@ -195,6 +224,7 @@ static void run_variant(void *arg)
 	slab = calloc(n + 1, sizeof(*slab));
 	cur = calloc(n + 1, sizeof(*cur));
 	TEST_ASSERT(kernel && slab && cur, "out of memory");
+	test_check("lifetimes");
 	sample_read(cg, &base);
 	kernel[0] = 0;
 	slab[0] = 0;
@@ -218,6 +248,7 @@ static void run_variant(void *arg)
 	 * an RCU grace period, up to a few dozen KiB at any sample) does not
 	 * grow with the lifetimes, a leak does.
 	 */
+	test_check("growth");
 	growth = slope(kernel, n + 1);
 	growth_slab = slope(slab, n + 1);
 	growth_cur = slope(cur, n + 1);
@@ -226,73 +257,24 @@ static void run_variant(void *arg)
 		       v->name, n, kernel[n] / 1024, growth / 1024, slab[n] / 1024,
 		       growth_slab / 1024, cur[n] / 1024, growth_cur / 1024);
 	TEST_ASSERT(growth < (double)limit,
-		    "%s: the cgroup's kernel memory grew by %.1f KiB per VM lifetime over %lu "
-		    "lifetimes (%+.0f KiB in all); expected less than %lu KiB, a quarter of the "
-		    "at least %lu KiB one VM's split caches hold: they are not freed at VM "
-		    "destruction", v->name, growth / 1024, n, kernel[n] / 1024, limit >> 10,
-		    footprint_min >> 10);
+		    "%s, %lu VM lifetimes: expected the cgroup's kernel memory to grow by less "
+		    "than %lu KiB per lifetime (a quarter of the at least %lu KiB one VM's split "
+		    "caches hold), found %.1f KiB per lifetime (%+.0f KiB in all)",
+		    v->name, n, limit >> 10, footprint_min >> 10, growth / 1024,
+		    kernel[n] / 1024);
 	free(kernel);
 	free(slab);
 	free(cur);
 	vm_free(idle);
 }
 
-static void usage(const char *name, int code)
+static void variant_name(const void *p, char *buf, size_t len)
 {
-	printf("usage: %s [-n count] [-b size] [-s backing] [-V] [-h]\n"
-	       "  -n count    VM lifetimes measured per variant (default 16, at least 4;\n"
-	       "              %d more run first to settle)\n"
-	       "  -b size     slot size (default 8M, a 2M multiple)\n"
-	       "  -s backing  host memory of the slot: hugetlb2m (default) or thp\n"
-	       "  -V          print the cgroup's memory after every lifetime\n"
-	       "  -h          this help\n", name, WARMUP);
-	exit(code);
+	snprintf(buf, len, "%s", ((const struct variant *)p)->name);
 }
 
 int main(int argc, char *argv[])
 {
-	static const struct variant vs[] = {
-		{ "destroyed with dirty logging on", 1, false },
-		{ "dirty logging disabled before destruction", 1, true },
-		{ "2 L2 aliases (descriptors consumed), destroyed with dirty logging on", 2, false },
-	};
-	unsigned int i;
-	int opt;
-
-	while ((opt = getopt(argc, argv, "n:b:s:Vh")) != -1) {
-		switch (opt) {
-		case 'n':
-			if (parse_uint(optarg, 100000, &opt_lifetimes) || opt_lifetimes < 4) {
-				fprintf(stderr, "-n: '%s' is not a count from 4 to 100000\n", optarg);
-				usage(argv[0], KSFT_FAIL);
-			}
-			break;
-		case 'b':
-			if (parse_size(optarg, &opt_size) || !opt_size ||
-			    !IS_ALIGNED(opt_size, SZ_2M) || opt_size > SZ_1G) {
-				fprintf(stderr, "-b: '%s' is not a size in 2M multiples up to 1G\n",
-					optarg);
-				usage(argv[0], KSFT_FAIL);
-			}
-			break;
-		case 's':
-			if (backing_parse(optarg, &opt_backing) ||
-			    (opt_backing != BACKING_HUGETLB_2M && opt_backing != BACKING_THP)) {
-				fprintf(stderr, "-s: '%s' is not hugetlb2m or thp\n", optarg);
-				usage(argv[0], KSFT_FAIL);
-			}
-			break;
-		default:
-			test_opt_common(opt, usage, argv[0]);
-		}
-	}
-	if (optind < argc)
-		usage(argv[0], KSFT_FAIL);
-
-	ksft_print_header();
-	nested_require(false);
-	ksft_set_plan(ARRAY_SIZE(vs));
-	for (i = 0; i < ARRAY_SIZE(vs); i++)
-		variant_run(vs[i].name, run_variant, (void *)&vs[i]);
-	ksft_finished();
+	return nmmu_main(&cli, &NMMU_TABLE(variants, .require = nmmu_require,
+					   .name = variant_name, .run = run_variant), argc, argv);
 }

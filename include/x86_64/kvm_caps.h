@@ -20,4 +20,13 @@ bool kvm_tdp_has_1g_pages(void);
  */
 void kvm_require_tdp_mmu(void);
 
+/*
+ * Documented skip: give module parameter MOD.NAME the value val through the
+ * knob journal (restored on exit), for tests whose expectations assume it.
+ * If it cannot be written, the test runs only if the parameter already
+ * reads as want (Y/N; "never" for nx_huge_pages reads as neither), and
+ * skips otherwise.
+ */
+void kvm_param_require(const char *module, const char *name, const char *val, bool want);
+
 #endif /* SELFTEST_X86_KVM_CAPS_H */

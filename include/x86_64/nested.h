@@ -61,8 +61,11 @@ void nested_require(bool need_1g);
 /* Can L1's EPT/NPT and the host map 1G pages?  For per-variant skips. */
 bool nested_has_1g(void);
 
-/* A VM ready for nesting: TDP tables of the right format, root 0. */
-struct kvm_vm *nested_vm_create(uint64_t l1_mem_size);
+/*
+ * A VM ready for nesting on this host's vendor: TDP tables of its format
+ * with root 0, and the vendor recorded in the VM's guest image for L2.
+ */
+struct kvm_vm *nested_vm_create(void);
 
 /*
  * Give a vCPU its L1 state and an L2 stack, with L2 on the given TDP root.

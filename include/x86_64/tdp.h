@@ -27,7 +27,6 @@ const char *tdp_level_name(enum tdp_level level);
  * tables and stacks, and reaches the host with ucalls.
  */
 void vm_tdp_init(struct kvm_vm *vm, enum tdp_format format);
-enum tdp_format vm_tdp_format(struct kvm_vm *vm);
 /* Another root (for vCPUs that must not share nested page tables). */
 unsigned int tdp_root_add(struct kvm_vm *vm);
 gpa_t tdp_root_gpa(struct kvm_vm *vm, unsigned int root);
@@ -41,9 +40,5 @@ gpa_t tdp_root_gpa(struct kvm_vm *vm, unsigned int root);
  */
 void tdp_map(struct kvm_vm *vm, unsigned int root, l2_gpa_t l2_gpa,
 	     gpa_t l1_gpa, uint64_t size, enum tdp_level level);
-
-/* The L1 GPA an L2 GPA maps to in a root, for the host's own checks. */
-bool tdp_translate(struct kvm_vm *vm, unsigned int root, l2_gpa_t l2_gpa,
-		   gpa_t *l1_gpa);
 
 #endif /* SELFTEST_X86_TDP_H */

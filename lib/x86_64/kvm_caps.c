@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /* Host KVM capabilities read from module parameters and /proc/cpuinfo. */
 #include "knobs.h"
-#include "test_util.h"
+#include "kvm_util.h"
 #include "x86_64/kvm_caps.h"
 
 const char *kvm_tdp_param(void)
@@ -67,9 +67,31 @@ void kvm_require_tdp_mmu(void)
 {
 	const char *param = kvm_tdp_param();
 
+	kvm_require();
 	TEST_REQUIRE(param, "neither kvm_intel nor kvm_amd is loaded");
 	TEST_REQUIRE(kvm_tdp_enabled(), "%s.%s=N: KVM runs without EPT/NPT (load it with %s=1)",
 		     kvm_vendor_module(), param, param);
 	TEST_REQUIRE(kvm_tdp_mmu_enabled(),
 		     "kvm.tdp_mmu=N: L1 memory is shadow paged (load kvm with tdp_mmu=1)");
+}
+
+void kvm_param_require(const char *module, const char *name, const char *val, bool want)
+{
+	int ret = __kvm_param_set(module, name, val);
+	char now[32] = "";
+	bool has;
+
+	if (!ret)
+		return;
+	/* Not writable: the test can still run if it already has the value. */
+	if (__kvm_param_read(module, name, now, sizeof(now)))
+		snprintf(now, sizeof(now), "unreadable");
+	now[strcspn(now, "\n")] = '\0';
+	if (want)
+		has = strchr("Yy1", now[0]) && now[0];
+	else
+		has = (strchr("Nn0", now[0]) && now[0]) || !strcmp(now, "never") ||
+		      !strcmp(now, "off");
+	TEST_REQUIRE(has, "%s.%s is %s and cannot be set to %s: %s",
+		     module, name, now, val, strerror(-ret));
 }

@@ -17,7 +17,11 @@
 
 #define L2_STACK_PAGES	8
 
-/* Read by L2's l2_call(); set before the VM copies the test image. */
+/*
+ * Read by L2's l2_call(), which has no nested_state at hand: the guest's
+ * copy in each VM's image is set by nested_vm_create() for that VM; the
+ * host's own copy is never used.
+ */
 static uint32_t nested_guest_vendor;
 
 enum nested_vendor kvm_nested_vendor(void)
@@ -62,9 +66,11 @@ bool nested_has_1g(void)
 
 void nested_require(bool need_1g)
 {
-	enum nested_vendor vendor = kvm_nested_vendor();
 	const char *module = kvm_vendor_module();
+	enum nested_vendor vendor;
 
+	kvm_require();
+	vendor = kvm_nested_vendor();
 	TEST_REQUIRE(module, "neither kvm_intel nor kvm_amd is loaded");
 	TEST_REQUIRE(kvm_param_bool(module, "nested") == 1,
 		     "%s.nested is off (load %s with nested=1)", module, module);
@@ -91,14 +97,14 @@ void nested_require(bool need_1g)
 			     kvm_tdp_has_1g_pages() ? "yes" : "no");
 }
 
-struct kvm_vm *nested_vm_create(uint64_t l1_mem_size)
+struct kvm_vm *nested_vm_create(void)
 {
 	enum nested_vendor vendor = kvm_nested_vendor();
 	struct kvm_vm *vm;
 
 	TEST_ASSERT(vendor, "nested_vm_create() without VMX or SVM; call nested_require() first");
-	nested_guest_vendor = vendor;
-	vm = vm_create(l1_mem_size);
+	vm = vm_create();
+	*(uint32_t *)addr_gva2hva(vm, (gva_t)&nested_guest_vendor) = vendor;
 	vm_tdp_init(vm, vendor == NESTED_VMX ? TDP_EPT : TDP_NPT);
 	return vm;
 }

@@ -331,7 +331,6 @@ void arch_vcpu_setup(struct kvm_vcpu *vcpu, void *guest_code)
 		vcpu_sregs_set(vcpu, &sregs);
 		xcrs.xcrs[0].xcr = 0;
 		xcrs.xcrs[0].value = host_xcr0() & supported;
-		vm->xcr0 = xcrs.xcrs[0].value;
 		vcpu_ioctl(vcpu, KVM_SET_XCRS, &xcrs);
 	} else {
 		vcpu_sregs_set(vcpu, &sregs);

@@ -128,30 +128,6 @@ void tdp_map(struct kvm_vm *vm, unsigned int root, l2_gpa_t l2_gpa,
 		tdp_map_one(vm, t->roots[root], l2_gpa + off, l1_gpa + off, level);
 }
 
-bool tdp_translate(struct kvm_vm *vm, unsigned int root, l2_gpa_t l2_gpa,
-		   gpa_t *l1_gpa)
-{
-	struct tdp_state *t = tdp_state(vm);
-	gpa_t table;
-	int l;
-
-	TEST_ASSERT(root < t->nr_roots, "no TDP root %u", root);
-	table = t->roots[root];
-	for (l = 4; l >= 1; l--) {
-		uint64_t e = *tdp_entry(vm, table, l2_gpa, l);
-		uint64_t size = tdp_level_size(l);
-
-		if (!tdp_present(t->format, e))
-			return false;
-		if (tdp_is_leaf(t->format, e, l)) {
-			*l1_gpa = (e & PTE_ADDR_MASK & ~(size - 1)) | (l2_gpa & (size - 1));
-			return true;
-		}
-		table = e & PTE_ADDR_MASK;
-	}
-	return false;
-}
-
 unsigned int tdp_root_add(struct kvm_vm *vm)
 {
 	struct tdp_state *t = tdp_state(vm);
@@ -183,9 +159,4 @@ void vm_tdp_init(struct kvm_vm *vm, enum tdp_format format)
 	t->format = format;
 	vm->tdp = t;
 	tdp_root_add(vm);
-}
-
-enum tdp_format vm_tdp_format(struct kvm_vm *vm)
-{
-	return tdp_state(vm)->format;
 }

@@ -46,11 +46,27 @@ mount_filesystems() {
 }
 
 print_kvm_params() {
-	for param in kvm/tdp_mmu kvm/eager_page_split \
+	for param in kvm/tdp_mmu kvm/eager_page_split kvm/nx_huge_pages \
 		     kvm_amd/nested kvm_amd/npt kvm_intel/nested kvm_intel/ept; do
 		file=/sys/module/${param%/*}/parameters/${param#*/}
 		[ -r "$file" ] && say "param ${param%/*}.${param#*/}=$(cat "$file")"
 	done
+}
+
+# module_args FILE.ko: the MODULE.PARAM=VALUE words of the kernel command
+# line for that module, as PARAM=VALUE (what modprobe would pass; insmod
+# does not read the command line).  The last one of a parameter wins.
+module_args() {
+	mod=${1%.ko}
+	mod=$(echo "$mod" | tr - _)
+	# One word per argument; the command line has no quoting here.
+	# shellcheck disable=SC2013
+	for word in $(cat /proc/cmdline); do
+		case $word in
+		"$mod".*=*) echo "${word#"$mod".}" ;;
+		esac
+	done | awk -F= '{ v[$1] = $0; if (!($1 in seen)) { seen[$1] = 1; o[++n] = $1 } }
+		END { for (i = 1; i <= n; i++) printf "%s ", v[o[i]] }'
 }
 
 # Loads the modules listed for the CPU's vendor; KVM may also be built in.
@@ -68,11 +84,8 @@ load_kvm() {
 	LOADED=
 	if [ -f "$MODDIR/load-$VENDOR" ]; then
 		while read -r ko; do
-			case $ko in
-			kvm-amd.ko|kvm-intel.ko) args=nested=1 ;;
-			*) args= ;;
-			esac
-			# $args is empty or one word.
+			args=$(module_args "$ko")
+			# $args is a list of PARAM=VALUE words.
 			# shellcheck disable=SC2086
 			if ! insmod "$MODDIR/$ko" $args; then
 				say "FATAL: insmod $ko $args failed"
@@ -148,6 +161,8 @@ printer_watchdog() {
 # run_test NUMBER NAME TIMEOUT: prints the test's KTAP block.
 run_test() {
 	num=$1 name=$2 limit=$3
+	# For the runner (not KTAP): which test a kernel splat happened in.
+	say "test $num start $name"
 	echo "# selftests: kvm: $name"
 	echo "# timeout set to $limit"
 

@@ -2,12 +2,48 @@
 # Finds the kernel to boot and the KVM modules that go with it (sourced by vmtest.sh).
 # shellcheck shell=bash disable=SC2034 # variables for vmtest.sh
 
-# Debian kernels known by a short name: the package holds the image and its
-# modules.
+# Debian kernels known by a short name: the packages that hold the image
+# and its modules.  Names in DEBIAN_KERNEL_SID come from Debian unstable,
+# through scripts/sid-apt.sh (a private apt configuration in the cache).
 declare -A DEBIAN_KERNELS=(
 	[6.12]=linux-image-6.12.111+deb12-amd64-unsigned
 	[6.1]=linux-image-6.1.0-56-amd64
+	[7.2]="linux-binary-unsigned-7.2.13+deb14-amd64 linux-modules-7.2.13+deb14-amd64"
 )
+declare -A DEBIAN_KERNEL_SID=([7.2]=1)
+# In the order the usage text lists them.
+DEBIAN_KERNEL_NAMES="6.12 6.1 7.2"
+
+# kernel_names SEP: the short names, e.g. "6.12|6.1|7.2".
+kernel_names() {
+	echo "${DEBIAN_KERNEL_NAMES// /$1}"
+}
+
+# One line per short name: NAME  PACKAGES.
+kernel_list() {
+	local name
+	for name in $DEBIAN_KERNEL_NAMES; do
+		printf '%-5s %s%s\n' "$name" "${DEBIAN_KERNELS[$name]}" \
+			"${DEBIAN_KERNEL_SID[$name]:+ (Debian unstable)}"
+	done
+}
+
+# kernel_spec_error SPEC: prints why SPEC names no kernel; fails (prints
+# nothing) when it is a short name or a readable bzImage.
+kernel_spec_error() {
+	local spec=$1
+	if [ -z "$spec" ]; then
+		echo "--kernel is empty; use one of $(kernel_names ' ') or a bzImage path"
+	elif [ -n "${DEBIAN_KERNELS[$spec]-}" ]; then
+		return 1
+	elif [[ $spec != */* ]] && [ ! -e "$spec" ]; then
+		echo "unknown kernel '$spec': the short names are $(kernel_names ' '), or give a bzImage path"
+	elif ! bzimage_version "$spec" >/dev/null; then
+		echo "--kernel $spec is not a readable bzImage (nor one of $(kernel_names ' '))"
+	else
+		return 1
+	fi
+}
 
 # The vendor modules the VM may load; their dependencies come along.
 KVM_VENDOR_MODULES="kvm-amd kvm-intel"
@@ -46,47 +82,114 @@ debian_download() {
 	apt-get update && (cd "$CACHE_DIR" && "${get[@]}" "$pkg")
 }
 
-# Unpacks a Debian kernel package into CACHE_DIR/PKG (once), with the
-# modules.dep that its installation would make, and sets
-# KERNEL_IMAGE and the module variables from it.
+# The release of a Debian kernel package: "6.1.0-56-amd64" for
+# linux-image-6.1.0-56-amd64, linux-image-...-unsigned, linux-modules-...
+debian_release() {
+	local pkg=$1
+	pkg=${pkg#linux-image-}
+	pkg=${pkg#linux-modules-}
+	pkg=${pkg#linux-binary-unsigned-}
+	echo "${pkg%-unsigned}"
+}
+
+# debian_fetch SHORTNAME PKG: the .deb of PKG in the cache, downloaded when
+# missing (from Debian unstable for the DEBIAN_KERNEL_SID names).
+debian_fetch() {
+	local short=$1 pkg=$2 debs
+	debs=("$CACHE_DIR/${pkg}_"*.deb)
+	if [ ! -f "${debs[-1]}" ]; then
+		echo "vmtest: downloading $pkg into $CACHE_DIR" >&2
+		if [ -n "${DEBIAN_KERNEL_SID[$short]-}" ]; then
+			sid_download "$pkg" >&2 || return 1
+		else
+			debian_download "$pkg" >&2 || return 1
+		fi
+		debs=("$CACHE_DIR/${pkg}_"*.deb)
+		[ -f "${debs[-1]}" ] || return 1
+	fi
+	echo "${debs[-1]}"
+}
+
+# Downloads a package of Debian unstable into the cache with the private
+# apt configuration of scripts/sid-apt.sh; the system's apt sources are
+# never touched.
+sid_download() {
+	local pkg=$1 sid=$SCRIPTS_DIR/sid-apt.sh
+	if [ ! -x "$sid" ]; then
+		echo "vmtest: $sid is missing: cannot fetch $pkg from Debian unstable" >&2
+		return 1
+	fi
+	"$sid" --cache "$CACHE_DIR" download "$CACHE_DIR" "$pkg"
+}
+
+# Downloads and unpacks the packages of debian_kernel_get (its variables).
+debian_kernel_unpack() {
+	for pkg in "${pkgs[@]}"; do
+		deb=$(debian_fetch "$short" "$pkg") || return 1
+		debs+=("$deb")
+	done
+	# Unpack aside, then rename, so that an interrupted run or a
+	# concurrent one never sees half a tree.
+	tmp=$(mktemp -d "$CACHE_DIR/.unpack.XXXXXX")
+	for deb in "${debs[@]}"; do
+		echo "vmtest: unpacking ${deb##*/}"
+		if ! dpkg -x "$deb" "$tmp"; then
+			rm -rf "$tmp"
+			return 1
+		fi
+	done
+	# Debian makes modules.dep at install time; the package has none.
+	# Newer packages put the modules under usr/lib/modules.
+	base=$tmp
+	[ ! -d "$tmp/usr/lib/modules/$release" ] || base=$tmp/usr
+	if ! depmod -b "$base" "$release"; then
+		rm -rf "$tmp"
+		return 1
+	fi
+	for deb in "${debs[@]}"; do
+		echo "$(dpkg-deb -f "$deb" Package) $(dpkg-deb -f "$deb" Version)"
+	done | paste -s -d ',' >"$tmp/.vmtest-version"
+	rm -rf "$tree"
+	mv "$tmp" "$tree" || { rm -rf "$tmp"; [ -f "$tree/.vmtest-version" ]; } || return 1
+}
+
+# debian_kernel_get SHORTNAME: unpacks the packages of a Debian kernel into
+# CACHE_DIR/PKG (once, PKG the first of them), with the modules.dep that
+# their installation would make, and sets KERNEL_IMAGE and the module
+# variables from it.
 debian_kernel_get() {
-	local pkg=$1 release debs tree tmp
-	release=${pkg#linux-image-}
-	release=${release%-unsigned}
-	tree=$CACHE_DIR/$pkg
+	local short=$1 pkgs=() pkg release debs=() deb tree tmp base image dir lock
+	read -r -a pkgs <<<"${DEBIAN_KERNELS[$short]}"
+	release=$(debian_release "${pkgs[-1]}")
+	tree=$CACHE_DIR/${pkgs[0]}
 
 	mkdir -p "$CACHE_DIR"
-	if [ ! -f "$tree/.vmtest-version" ]; then
-		debs=("$CACHE_DIR/${pkg}_"*.deb)
-		if [ ! -f "${debs[-1]}" ]; then
-			echo "vmtest: downloading $pkg into $CACHE_DIR"
-			debian_download "$pkg" || return 1
-			debs=("$CACHE_DIR/${pkg}_"*.deb)
-		fi
-		echo "vmtest: unpacking ${debs[-1]##*/}"
-		# Unpack aside, then rename, so that an interrupted run or a
-		# concurrent one never sees half a tree.
-		tmp=$(mktemp -d "$CACHE_DIR/.unpack.XXXXXX")
-		if ! dpkg -x "${debs[-1]}" "$tmp"; then
-			rm -rf "$tmp"
-			return 1
-		fi
-		# Debian makes modules.dep at install time; the package has none.
-		if ! depmod -b "$tmp" "$release"; then
-			rm -rf "$tmp"
-			return 1
-		fi
-		dpkg-deb -f "${debs[-1]}" Version >"$tmp/.vmtest-version"
-		rm -rf "$tree"
-		mv "$tmp" "$tree" || { rm -rf "$tmp"; [ -f "$tree/.vmtest-version" ]; } || return 1
+	# One download and unpack at a time (make check runs VMs in parallel,
+	# two of them may want the same kernel).
+	exec {lock}>"$CACHE_DIR/.fetch.lock"
+	flock "$lock"
+	if [ ! -f "$tree/.vmtest-version" ] && ! debian_kernel_unpack; then
+		exec {lock}>&-
+		return 1
 	fi
+	exec {lock}>&-
 
-	KERNEL_IMAGE=$tree/boot/vmlinuz-$release
-	KERNEL_DESC="$pkg $(cat "$tree/.vmtest-version")"
-	MODULE_TREE=$tree/lib/modules/$release
-	MODULE_DEP=$MODULE_TREE/modules.dep
-	if [ ! -f "$KERNEL_IMAGE" ] || [ ! -f "$MODULE_DEP" ]; then
-		echo "vmtest: $pkg has no $KERNEL_IMAGE or $MODULE_DEP" >&2
+	KERNEL_IMAGE=
+	for image in "$tree/boot/vmlinuz-$release" \
+		     "$tree/usr/lib/modules/$release/vmlinuz.unsigned" \
+		     "$tree/usr/lib/modules/$release/vmlinuz"; do
+		[ ! -f "$image" ] || { KERNEL_IMAGE=$image; break; }
+	done
+	KERNEL_DESC=$(sed 's/,/, /g' "$tree/.vmtest-version")
+	# Trees unpacked by older runners recorded the version only.
+	[[ $KERNEL_DESC == *' '* ]] || KERNEL_DESC="${pkgs[0]} $KERNEL_DESC"
+	MODULE_TREE=
+	for dir in "$tree/lib/modules/$release" "$tree/usr/lib/modules/$release"; do
+		[ ! -f "$dir/modules.dep" ] || { MODULE_TREE=$dir; break; }
+	done
+	MODULE_DEP=${MODULE_TREE:+$MODULE_TREE/modules.dep}
+	if [ -z "$KERNEL_IMAGE" ] || [ -z "$MODULE_DEP" ]; then
+		echo "vmtest: ${pkgs[*]}: no kernel image or modules.dep for $release in $tree" >&2
 		return 1
 	fi
 }
@@ -116,7 +219,7 @@ custom_kernel_get() {
 kernel_get() {
 	local spec=$1
 	if [ -n "${DEBIAN_KERNELS[$spec]-}" ]; then
-		debian_kernel_get "${DEBIAN_KERNELS[$spec]}"
+		debian_kernel_get "$spec"
 	else
 		custom_kernel_get "$spec"
 	fi
