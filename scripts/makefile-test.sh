@@ -5,7 +5,8 @@
 # builds nothing twice; O=DIR keeps every output under DIR; tests are
 # dynamic, vmtest-bin's static; the string functions are freestanding;
 # make clean leaves foreign *.d files alone; SANITIZE=1 instruments the
-# host-only library code and nothing the guest runs, and its tests run.
+# host-only library code and nothing the guest runs, and its tests run;
+# scripts/tree-install.sh replaces its own copy in a tree and nothing else.
 #
 # Usage: scripts/makefile-test.sh [--work DIR] [--ksft DIR]
 #   --work DIR  scratch directory, emptied first (default: a temporary one,
@@ -122,7 +123,7 @@ stubs_quiet() {
 }
 
 echo "TAP version 13"
-echo "1..12"
+echo "1..13"
 echo "# work directory $WORK"
 
 # ---- No framework and no linux-source: make says what to run. ----------
@@ -350,6 +351,29 @@ elif ! stubs_quiet; then
 	result 1 "make clean installs nothing" "ran: $(head -n 1 "$STUB_LOG")"
 else
 	result 0 "make and make clean ignore foreign *.d files and remove all of ours"
+fi
+
+# ---- tree-install.sh: replaces its own copy, nothing else. -------------
+fake=$WORK/fake-tree
+mkdir -p "$fake/tools/testing/selftests/kvm/nested_mmu"
+touch "$fake/tools/testing/selftests/lib.mk" "$fake/tools/testing/selftests/kselftest.h"
+echo keep >"$fake/tools/testing/selftests/kvm/nested_mmu/Makefile"
+"$REPO/scripts/tree-install.sh" "$fake" >"$WORK/tree-install-foreign.log" 2>&1
+rc_foreign=$?
+kept=$(cat "$fake/tools/testing/selftests/kvm/nested_mmu/Makefile")
+rm -rf "$fake/tools/testing/selftests/kvm/nested_mmu"
+"$REPO/scripts/tree-install.sh" "$fake" >"$WORK/tree-install-1.log" 2>&1 &&
+	touch "$fake/tools/testing/selftests/kvm/nested_mmu/stale" &&
+	"$REPO/scripts/tree-install.sh" "$fake" >"$WORK/tree-install-2.log" 2>&1
+rc=$?
+if [ "$rc_foreign" -ne 2 ] || [ "$kept" != keep ]; then
+	show "$WORK/tree-install-foreign.log"
+	result 1 "tree-install.sh leaves a foreign kvm/nested_mmu alone" "exit $rc_foreign"
+elif [ "$rc" -ne 0 ] || [ -e "$fake/tools/testing/selftests/kvm/nested_mmu/stale" ]; then
+	show "$WORK/tree-install-2.log"
+	result 1 "tree-install.sh replaces its own earlier copy" "exit $rc"
+else
+	result 0 "tree-install.sh replaces its own earlier copy and refuses a foreign one"
 fi
 
 echo "# Totals: pass:$((N - FAILS)) fail:$FAILS"

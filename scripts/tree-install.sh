@@ -71,7 +71,7 @@ main() {
 	"$REPO"/*) usage_error "$tree is inside this repository" ;;
 	esac
 	dest=$tree/$SUBDIR
-	if [ -e "$dest" ] && ! sed -n 2p "$dest/Makefile" 2>/dev/null | grep -qxF "$MARKER"; then
+	if [ -e "$dest" ] && ! sed -n 2p "$dest/Makefile" 2>/dev/null | grep -qF "$MARKER"; then
 		usage_error "$dest exists and is not a copy of this suite; not touching it"
 	fi
 
