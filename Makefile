@@ -52,7 +52,7 @@ endif
 
 ifeq ($(wildcard $(KSFT_DIR)/lib.mk),)
 # Standalone, first use: fetch the framework, then run make again.
-all run_tests install clean vmtest vmtest-bin unit_tests check: fetch-ksft
+all run_tests install clean vmtest vmtest-bin unit_tests check bench: fetch-ksft
 	@$(MAKE) --no-print-directory $(MAKECMDGOALS)
 fetch-ksft:
 	$(CURDIR)/scripts/ksft-headers.sh $(abspath $(KSFT_DIR)/../../..)
@@ -110,7 +110,7 @@ $(KSFT_SETTINGS): settings
 	ln -sf $(CURDIR)/settings $@
 run_tests: $(KSFT_SETTINGS)
 
-.PHONY: unit_tests vmtest check
+.PHONY: unit_tests vmtest check bench
 unit_tests: $(OUTPUT)/tests/unit_test
 	$(OUTPUT)/tests/unit_test
 
@@ -126,6 +126,12 @@ VMTEST_ARGS ?=
 vmtest: vmtest-bin
 	$(CURDIR)/scripts/vmtest.sh --bindir $(VMTEST_BIN) --kernel $(KERNEL) \
 		--emulator $(EMULATOR) $(VMTEST_ARGS)
+
+# The benchmark and upstream's peer in one VM (scripts/bench.sh --help).
+BENCH_ARGS ?=
+bench: all
+	$(CURDIR)/scripts/bench.sh --prog $(OUTPUT)/x86_64/nested_dirty_log_perf \
+		--kernel $(KERNEL) --emulator $(EMULATOR) $(BENCH_ARGS)
 
 check:
 	$(CURDIR)/scripts/check.sh
