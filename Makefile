@@ -122,6 +122,7 @@ UNIT_OBJS := $(patsubst %.c,$(OUTPUT)/unit/%.o,$(UNIT_SRCS))
 UNIT_TEST := $(OUTPUT)/tests/unit_test
 VMTEST_BIN := $(OUTPUT)/vmtest-bin
 VMTEST_PROGS := $(addprefix $(VMTEST_BIN)/,$(notdir $(TEST_GEN_PROGS)))
+VMTEST_EXTENDED := $(addprefix $(VMTEST_BIN)/,$(notdir $(TEST_GEN_PROGS_EXTENDED)))
 # The sanitizer setting the objects were built with: changing it rebuilds.
 SANITIZE_STAMP := $(OUTPUT)/.sanitize
 
@@ -130,7 +131,7 @@ SANITIZE_STAMP := $(OUTPUT)/.sanitize
 DEP_FILES := $(patsubst %.o,%.d,$(LIBKVM_OBJS) $(TEST_OBJS) $(UNIT_OBJS))
 
 EXTRA_CLEAN += $(LIBKVM_OBJS) $(TEST_OBJS) $(UNIT_OBJS) $(DEP_FILES) $(UNIT_TEST) \
-	       $(VMTEST_PROGS) $(addprefix $(VMTEST_BIN)/,settings tests.list) \
+	       $(VMTEST_PROGS) $(VMTEST_EXTENDED) $(addprefix $(VMTEST_BIN)/,settings tests.list) \
 	       $(SANITIZE_STAMP)
 
 ifdef NO_KSFT
@@ -139,7 +140,7 @@ clean:
 	rm -rf $(TEST_GEN_PROGS) $(EXTRA_CLEAN)
 else ifeq ($(wildcard $(KSFT_DIR)/lib.mk),)
 $(KSFT_DIR)/lib.mk:
-	$(if $(filter vmtest,$(MAKECMDGOALS)),$(CURDIR)/scripts/deps.sh $(KSFT_PKG))
+	$(if $(filter vmtest bench,$(MAKECMDGOALS)),$(CURDIR)/scripts/deps.sh $(KSFT_PKG))
 	KSFT_SOURCE_PKG=$(KSFT_PKG) $(CURDIR)/scripts/ksft-headers.sh $(OUTPUT)/ksft
 else
 -include $(DEP_FILES)
@@ -204,12 +205,12 @@ $(KSFT_SETTINGS): settings
 	ln -sf $(CURDIR)/settings $@
 run_tests: $(KSFT_SETTINGS)
 
-.PHONY: unit_tests vmtest-bin vmtest check
+.PHONY: unit_tests vmtest-bin vmtest check bench
 unit_tests: $(UNIT_TEST)
 	$(UNIT_TEST)
 
 # The VM's /init has no dynamic loader or libraries: link these statically.
-$(VMTEST_PROGS): $(VMTEST_BIN)/%: $(OUTPUT)/$(ARCH)/%.o $(LIBKVM_OBJS)
+$(VMTEST_PROGS) $(VMTEST_EXTENDED): $(VMTEST_BIN)/%: $(OUTPUT)/$(ARCH)/%.o $(LIBKVM_OBJS)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -static -o $@ $< $(LIBKVM_OBJS) $(LDLIBS)
 
@@ -231,6 +232,13 @@ VMTEST_ARGS ?=
 vmtest: vmtest-bin
 	$(CURDIR)/scripts/vmtest.sh --bindir $(VMTEST_BIN) --kernel $(KERNEL) \
 		--emulator $(EMULATOR) $(VMTEST_ARGS)
+
+# The benchmark and upstream's peer in one VM (scripts/bench.sh --help); a
+# static copy, like the tests the VM runs.
+BENCH_ARGS ?=
+bench: $(VMTEST_BIN)/nested_dirty_log_perf
+	$(CURDIR)/scripts/bench.sh --prog $(VMTEST_BIN)/nested_dirty_log_perf \
+		--kernel $(KERNEL) --emulator $(EMULATOR) $(BENCH_ARGS)
 endif # !IN_TREE
 endif # lib.mk present
 

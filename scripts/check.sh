@@ -386,6 +386,35 @@ vm_stage_done() {
 	log "vmtest $label finished: $(cut -f5 "$LOGS/vmtest-$label.result" 2>/dev/null || echo 'no result')"
 }
 
+# (e) The benchmark's smoke: one short configuration in a QEMU VM, judged
+# only on having run and written results.json, never on speed; and its
+# usage errors, like the tests' in the bad-input gate.
+stage_bench() {
+	local log=$LOGS/bench-smoke.log bin=$OUT/x86_64/nested_dirty_log_perf t0=$SECONDS
+	local dir=$BUILD_DIR/bench rc bad=()
+
+	banner "benchmark smoke (make bench, one configuration)"
+	: >"$log"
+	option_case "$bin" zero 1 -h >>"$log" || bad+=("-h")
+	option_case "$bin" nonzero 1 -b 12Q >>"$log" || bad+=("-b 12Q")
+	option_case "$bin" nonzero 1 -s no_such_backing >>"$log" || bad+=("-s no_such_backing")
+	"$REPO/scripts/bench.sh" --no-such-option >>"$log" 2>&1
+	[ $? -eq 2 ] || bad+=("bench.sh --no-such-option")
+	rm -f "$dir/results.json"
+	make_repo bench BENCH_ARGS="--sweep smoke --no-upstream --out $dir" 2>&1 | tee -a "$log"
+	rc=${PIPESTATUS[0]}
+	if [ ${#bad[@]} -gt 0 ]; then
+		summarize "benchmark smoke" 0 1 0 "usage errors not handled (${bad[*]}): $log"
+	elif [ "$rc" -ne 0 ]; then
+		summarize "benchmark smoke" 0 1 0 "make bench exit $rc: $log"
+	elif ! python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); sys.exit(not any("phases" in r for r in d["runs"]))' \
+		"$dir/results.json" 2>/dev/null; then
+		summarize "benchmark smoke" 0 1 0 "no run with phases in $dir/results.json: $log"
+	else
+		summarize "benchmark smoke" 1 0 0 "ran and wrote results.json, $(elapsed $((SECONDS - t0))): $dir"
+	fi
+}
+
 main() {
 	mkdir -p "$LOGS" "$VMOUT"
 	log "repository $REPO, results in $BUILD_DIR"
@@ -398,6 +427,7 @@ main() {
 	stage_options
 	stage_runner
 	stage_vms
+	stage_bench
 
 	banner "summary"
 	printf '%s\n' "${SUMMARY[@]}"
