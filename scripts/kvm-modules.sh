@@ -18,13 +18,17 @@ PROG=${0##*/}
 declare -A DEFAULT_RELEASE=(
 	[6.1]=6.1.0-56-amd64
 	[6.12]=6.12.111+deb12-amd64
+	[7.2]=7.2.13+deb14-amd64
 )
+# Kernels from Debian unstable, fetched with scripts/sid-apt.sh (see
+# prepare_sid below).
+declare -A SID_KERNEL=([7.2]=1)
 
 MODULES="kvm kvm-amd kvm-intel"
 
 usage() {
 	cat <<EOF
-usage: $PROG --kernel 6.1|6.12 [--bug NAME | --fix NAME] --out DIR
+usage: $PROG --kernel 6.1|6.12|7.2 [--bug NAME | --fix NAME] --out DIR
        [--release RELEASE] [--cache DIR] [--jobs N] [--keep]
 
 Builds kvm.ko, kvm-amd.ko and kvm-intel.ko out of tree against Debian's
@@ -38,8 +42,10 @@ build is then checked to load into the stock kernel: same vermagic, and
 every imported symbol exported with the same CRC (Module.symvers of the
 headers).
 
-  --kernel K       6.1 (release ${DEFAULT_RELEASE[6.1]}) or 6.12
-                   (release ${DEFAULT_RELEASE[6.12]})
+  --kernel K       6.1 (release ${DEFAULT_RELEASE[6.1]}), 6.12
+                   (release ${DEFAULT_RELEASE[6.12]}) or 7.2 (release
+                   ${DEFAULT_RELEASE[7.2]}, Debian unstable: built from
+                   the full source with the host's compiler, see below)
   --bug NAME       one of:
 $(bug_names | tr ' ' '\n' | sed 's/^/                     /')
   --fix NAME       one of:
@@ -52,6 +58,15 @@ $(fix_names | tr ' ' '\n' | sed 's/^/                     /')
   --keep           keep the build tree (its path is printed)
   --list-bugs      print the bug names and exit
   --list-fixes     print the fix names and exit
+
+Debian unstable's kernels (7.2) need unstable's compiler and C library for
+their headers package, which Debian 12 does not have.  For them the full
+linux-source of the same version and the .config and Module.symvers of
+linux-headers-RELEASE are fetched with scripts/sid-apt.sh (nothing is
+installed from unstable), the tree is configured with Debian's .config
+and prepared with the host's gcc once per version, and the build stops if
+that changed any option but compiler, assembler, pahole and Rust ones.
+Such kernels have no module versions: modpost checks the imports by name.
 
 Exit status: 0 built and checked, 1 build or check failed, 2 usage error.
 EOF
@@ -124,7 +139,7 @@ while [ $# -gt 0 ]; do
 done
 
 [ -n "$KERNEL" ] || usage_error "--kernel is required"
-[ -n "${DEFAULT_RELEASE[$KERNEL]:-}" ] || usage_error "--kernel must be 6.1 or 6.12"
+[ -n "${DEFAULT_RELEASE[$KERNEL]:-}" ] || usage_error "--kernel must be 6.1, 6.12 or 7.2"
 [ -n "$OUT" ] || usage_error "--out is required"
 [ -z "$BUG" ] || [ -z "$FIX" ] || usage_error "--bug and --fix exclude each other"
 [[ $JOBS =~ ^[1-9][0-9]*$ ]] || usage_error "--jobs must be a positive number"
@@ -175,105 +190,181 @@ HEADERS_PKG=linux-headers-$RELEASE
 SOURCE_PKG=linux-source-$KERNEL
 HEADERS=/usr/src/$HEADERS_PKG
 
-# --- host packages ---------------------------------------------------------
+# --- Debian 12's kernels: headers package and KVM sources ------------------
 
-# The headers package brings the matching compiler and linux-kbuild.
-"$SCRIPTS_DIR/deps.sh" "$HEADERS_PKG" make patch xz-utils kmod binutils ||
-	die "could not install the build dependencies"
-[ -f "$HEADERS/Module.symvers" ] || die "$HEADERS/Module.symvers is missing"
+prepare_stock() {
 
-# The Debian version of the headers, e.g. 6.12.111-1~deb12u1: the KVM
-# sources must be exactly that version, since the modules are compiled
-# against those headers and must match the kernel that was built with them.
-VERSION=$(dpkg-query -W -f='${Version}' "$HEADERS_PKG")
-[ -n "$VERSION" ] || die "cannot tell the version of $HEADERS_PKG"
+	# The headers package brings the matching compiler and linux-kbuild.
+	"$SCRIPTS_DIR/deps.sh" "$HEADERS_PKG" make patch xz-utils kmod binutils ||
+		die "could not install the build dependencies"
+	[ -f "$HEADERS/Module.symvers" ] || die "$HEADERS/Module.symvers is missing"
 
-mkdir -p "$CACHE"
-CACHE=$(cd "$CACHE" && pwd)
-SRC=$CACHE/src/$SOURCE_PKG-$VERSION	# arch/x86/kvm, virt/kvm, KVM headers
+	# The Debian version of the headers, e.g. 6.12.111-1~deb12u1: the KVM
+	# sources must be exactly that version, since the modules are compiled
+	# against those headers and must match the kernel that was built with them.
+	VERSION=$(dpkg-query -W -f='${Version}' "$HEADERS_PKG")
+	[ -n "$VERSION" ] || die "cannot tell the version of $HEADERS_PKG"
 
-# Prints the path of a linux-source-KERNEL tarball of version VERSION.
-source_tarball() {
-	local status dl deb tarball
+	mkdir -p "$CACHE"
+	CACHE=$(cd "$CACHE" && pwd)
+	SRC=$CACHE/src/$SOURCE_PKG-$VERSION	# arch/x86/kvm, virt/kvm, KVM headers
 
-	status=$(dpkg-query -W -f='${db:Status-Status} ${Version}' "$SOURCE_PKG" 2>/dev/null) || status=
-	if [ "${status%% *}" != installed ] &&
-		[ "$(apt-cache policy "$SOURCE_PKG" 2>/dev/null | awk '/Candidate:/ { print $2 }')" = "$VERSION" ]; then
-		"$SCRIPTS_DIR/deps.sh" "$SOURCE_PKG" >&2 || die "could not install $SOURCE_PKG"
-		status="installed $VERSION"
-	fi
-	if [ "$status" = "installed $VERSION" ] && [ -f "/usr/src/$SOURCE_PKG.tar.xz" ]; then
-		echo "/usr/src/$SOURCE_PKG.tar.xz"
-		return
-	fi
+	# Prints the path of a linux-source-KERNEL tarball of version VERSION.
+	source_tarball() {
+		local status dl deb tarball
 
-	# Another version is installed (left alone), or none can be: Debian's
-	# archive keeps older versions, so fetch the one that matches the
-	# headers into the cache and keep only its tarball.
-	dl=$CACHE/download
-	tarball=$dl/$SOURCE_PKG-$VERSION.tar.xz
-	if [ ! -f "$tarball" ]; then
-		echo "$PROG: downloading $SOURCE_PKG=$VERSION (installed: ${status#* })" >&2
-		rm -rf "$dl/tmp"
-		mkdir -p "$dl/tmp"
-		if ! (cd "$dl/tmp" && apt-get download -q "$SOURCE_PKG=$VERSION" >/dev/null 2>&1); then
-			apt-get update -q >&2 || true
-			(cd "$dl/tmp" && apt-get download -q "$SOURCE_PKG=$VERSION" 2>&1 |
-				grep -v 'unsandboxed' >&2)
+		status=$(dpkg-query -W -f='${db:Status-Status} ${Version}' "$SOURCE_PKG" 2>/dev/null) || status=
+		if [ "${status%% *}" != installed ] &&
+			[ "$(apt-cache policy "$SOURCE_PKG" 2>/dev/null | awk '/Candidate:/ { print $2 }')" = "$VERSION" ]; then
+			"$SCRIPTS_DIR/deps.sh" "$SOURCE_PKG" >&2 || die "could not install $SOURCE_PKG"
+			status="installed $VERSION"
 		fi
-		deb=$(find "$dl/tmp" -name "${SOURCE_PKG}_*_all.deb" | head -n1)
-		[ -n "$deb" ] || die "cannot download $SOURCE_PKG=$VERSION"
-		dpkg-deb --fsys-tarfile "$deb" |
-			tar -xO "./usr/src/$SOURCE_PKG.tar.xz" >"$dl/tmp/source.tar.xz"
-		mv "$dl/tmp/source.tar.xz" "$tarball"
-		rm -rf "$dl/tmp"
+		if [ "$status" = "installed $VERSION" ] && [ -f "/usr/src/$SOURCE_PKG.tar.xz" ]; then
+			echo "/usr/src/$SOURCE_PKG.tar.xz"
+			return
+		fi
+
+		# Another version is installed (left alone), or none can be: Debian's
+		# archive keeps older versions, so fetch the one that matches the
+		# headers into the cache and keep only its tarball.
+		dl=$CACHE/download
+		tarball=$dl/$SOURCE_PKG-$VERSION.tar.xz
+		if [ ! -f "$tarball" ]; then
+			echo "$PROG: downloading $SOURCE_PKG=$VERSION (installed: ${status#* })" >&2
+			rm -rf "$dl/tmp"
+			mkdir -p "$dl/tmp"
+			if ! (cd "$dl/tmp" && apt-get download -q "$SOURCE_PKG=$VERSION" >/dev/null 2>&1); then
+				apt-get update -q >&2 || true
+				(cd "$dl/tmp" && apt-get download -q "$SOURCE_PKG=$VERSION" 2>&1 |
+					grep -v 'unsandboxed' >&2)
+			fi
+			deb=$(find "$dl/tmp" -name "${SOURCE_PKG}_*_all.deb" | head -n1)
+			[ -n "$deb" ] || die "cannot download $SOURCE_PKG=$VERSION"
+			dpkg-deb --fsys-tarfile "$deb" |
+				tar -xO "./usr/src/$SOURCE_PKG.tar.xz" >"$dl/tmp/source.tar.xz"
+			mv "$dl/tmp/source.tar.xz" "$tarball"
+			rm -rf "$dl/tmp"
+		fi
+		echo "$tarball"
+	}
+
+	# --- the KVM sources, extracted once per version -----------------------------
+
+	# What the out-of-tree build needs from the source tree, plus the KVM
+	# headers that are compared with the headers package below.
+	SRC_PATHS="arch/x86/kvm virt/kvm include/linux/kvm_host.h include/linux/kvm_types.h
+		include/uapi/linux/kvm.h arch/x86/include/asm/kvm_host.h
+		arch/x86/include/asm/kvm-x86-ops.h arch/x86/include/uapi/asm/kvm.h"
+
+	exec 9>"$CACHE/.lock"
+	flock 9
+	if [ ! -e "$SRC/.complete" ]; then
+		TARBALL=$(source_tarball)
+		echo "$PROG: extracting KVM from $TARBALL" >&2
+		rm -rf "$SRC" "$SRC.tmp"
+		mkdir -p "$SRC.tmp"
+		members=
+		for p in $SRC_PATHS; do
+			members="$members $SOURCE_PKG/$p"
+		done
+		# Word splitting of $members is intended.
+		# shellcheck disable=SC2086
+		tar -xJf "$TARBALL" -C "$SRC.tmp" --strip-components=1 $members 2>/dev/null ||
+			tar -xJf "$TARBALL" -C "$SRC.tmp" --strip-components=1 \
+				"$SOURCE_PKG/arch/x86/kvm" "$SOURCE_PKG/virt/kvm"
+		[ -f "$SRC.tmp/arch/x86/kvm/mmu/mmu.c" ] || die "no arch/x86/kvm in $TARBALL"
+		touch "$SRC.tmp/.complete"
+		mv "$SRC.tmp" "$SRC"
 	fi
-	echo "$tarball"
+	flock -u 9
+
+	# The sources must agree with the headers the modules are compiled against.
+	COMMON=${HEADERS%-amd64}-common
+	for h in include/linux/kvm_host.h include/linux/kvm_types.h include/uapi/linux/kvm.h \
+		arch/x86/include/asm/kvm_host.h arch/x86/include/asm/kvm-x86-ops.h \
+		arch/x86/include/uapi/asm/kvm.h; do
+		[ -f "$SRC/$h" ] || continue
+		for hdr in "$HEADERS/$h" "$COMMON/$h" ""; do
+			[ -z "$hdr" ] || [ -f "$hdr" ] && break
+		done
+		[ -n "$hdr" ] || continue
+		cmp -s "$SRC/$h" "$hdr" ||
+			die "$h of $SOURCE_PKG $VERSION differs from $hdr: source and headers do not match"
+	done
 }
 
-# --- the KVM sources, extracted once per version -----------------------------
+# --- Debian unstable's kernels: a prepared full source tree ----------------
 
-# What the out-of-tree build needs from the source tree, plus the KVM
-# headers that are compared with the headers package below.
-SRC_PATHS="arch/x86/kvm virt/kvm include/linux/kvm_host.h include/linux/kvm_types.h
-	include/uapi/linux/kvm.h arch/x86/include/asm/kvm_host.h
-	arch/x86/include/asm/kvm-x86-ops.h arch/x86/include/uapi/asm/kvm.h"
+# Options that may differ between Debian's configuration and the one the
+# host's compiler yields: compiler, assembler, linker, pahole and OpenSSL
+# capabilities, and Rust (not available with the host's toolchain) with
+# the drivers that need it.  None of them changes a structure that KVM
+# shares with the kernel.
+SID_CONFIG_OK='^(CC_|GCC_|AS_|LD_|PAHOLE_|RUST|BINDGEN_|OPENSSL_SUPPORTS_|AMCC_QT2025_PHY$|AX88796B_RUST_PHY$|DRM_PANIC_SCREEN_QR_)'
 
-exec 9>"$CACHE/.lock"
-flock 9
-if [ ! -e "$SRC/.complete" ]; then
-	TARBALL=$(source_tarball)
-	echo "$PROG: extracting KVM from $TARBALL" >&2
-	rm -rf "$SRC" "$SRC.tmp"
-	mkdir -p "$SRC.tmp"
-	members=
-	for p in $SRC_PATHS; do
-		members="$members $SOURCE_PKG/$p"
-	done
-	# Word splitting of $members is intended.
-	# shellcheck disable=SC2086
-	tar -xJf "$TARBALL" -C "$SRC.tmp" --strip-components=1 $members 2>/dev/null ||
-		tar -xJf "$TARBALL" -C "$SRC.tmp" --strip-components=1 \
-			"$SOURCE_PKG/arch/x86/kvm" "$SOURCE_PKG/virt/kvm"
-	[ -f "$SRC.tmp/arch/x86/kvm/mmu/mmu.c" ] || die "no arch/x86/kvm in $TARBALL"
-	touch "$SRC.tmp/.complete"
-	mv "$SRC.tmp" "$SRC"
+prepare_sid() {
+	local sid=$SCRIPTS_DIR/sid-apt.sh base deb hdr changed
+
+	"$SCRIPTS_DIR/deps.sh" make patch xz-utils kmod binutils gcc bison flex bc \
+		libelf-dev libssl-dev || die "could not install the build dependencies"
+	VERSION=$("$sid" version "$HEADERS_PKG") || VERSION=
+	[ -n "$VERSION" ] || die "cannot tell the version of $HEADERS_PKG in Debian unstable"
+
+	mkdir -p "$CACHE"
+	CACHE=$(cd "$CACHE" && pwd)
+	base=$CACHE/sid/$RELEASE-$VERSION
+	SRC=$base/src		# the whole source tree
+	HEADERS=$base/obj	# its build directory (O=), prepared for modules
+
+	exec 9>"$CACHE/.lock"
+	flock 9
+	if [ ! -e "$base/.complete" ]; then
+		rm -rf "$base"
+		mkdir -p "$base/debs" "$SRC" "$HEADERS"
+		echo "$PROG: downloading $SOURCE_PKG and $HEADERS_PKG $VERSION from Debian unstable" >&2
+		"$sid" download "$base/debs" "$SOURCE_PKG=$VERSION" "$HEADERS_PKG=$VERSION" >&2 ||
+			die "cannot download $SOURCE_PKG and $HEADERS_PKG $VERSION"
+		deb=$(find "$base/debs" -name "${HEADERS_PKG}_*.deb" | head -n1)
+		[ -n "$deb" ] || die "$HEADERS_PKG was not downloaded"
+		dpkg-deb -x "$deb" "$base/headers"
+		hdr=$base/headers/usr/src/$HEADERS_PKG
+		if [ ! -f "$hdr/.config" ] || [ ! -f "$hdr/Module.symvers" ]; then
+			die "$HEADERS_PKG has no .config or Module.symvers"
+		fi
+		deb=$(find "$base/debs" -name "${SOURCE_PKG}_*_all.deb" | head -n1)
+		[ -n "$deb" ] || die "$SOURCE_PKG was not downloaded"
+		echo "$PROG: extracting all of $SOURCE_PKG $VERSION" >&2
+		dpkg-deb --fsys-tarfile "$deb" | tar -xO "./usr/src/$SOURCE_PKG.tar.xz" |
+			tar -xJ -C "$SRC" --strip-components=1 || die "cannot extract $SOURCE_PKG"
+		[ -f "$SRC/arch/x86/kvm/mmu/mmu.c" ] || die "no arch/x86/kvm in $SOURCE_PKG"
+
+		cp "$hdr/.config" "$hdr/Module.symvers" "$HEADERS/"
+		make -C "$SRC" O="$HEADERS" olddefconfig >"$base/prepare.log" 2>&1 ||
+			die "olddefconfig failed (log: $base/prepare.log)"
+		changed=$(diff <(grep '^CONFIG_' "$hdr/.config" | sort) \
+			<(grep '^CONFIG_' "$HEADERS/.config" | sort) |
+			sed -n 's/^[<>] CONFIG_\([A-Za-z0-9_]*\)=.*/\1/p' | sort -u |
+			grep -Ev "$SID_CONFIG_OK") || true
+		[ -z "$changed" ] ||
+			die "with $(gcc --version | head -n1) these options differ from Debian's .config:" \
+				"$(echo "$changed" | tr '\n' ' ')"
+		echo "$PROG: preparing $SOURCE_PKG $VERSION for $RELEASE with $(gcc --version | head -n1)" >&2
+		nice make -C "$SRC" O="$HEADERS" KERNELRELEASE="$RELEASE" -j"$JOBS" \
+			modules_prepare >>"$base/prepare.log" 2>&1 ||
+			die "modules_prepare failed (log: $base/prepare.log)"
+		cmp -s "$hdr/Module.symvers" "$HEADERS/Module.symvers" ||
+			die "modules_prepare changed Module.symvers"
+		rm -rf "$base/debs" "$base/headers"
+		touch "$base/.complete"
+	fi
+	flock -u 9
+}
+
+if [ -n "${SID_KERNEL[$KERNEL]:-}" ]; then
+	prepare_sid
+else
+	prepare_stock
 fi
-flock -u 9
-
-# The sources must agree with the headers the modules are compiled against.
-COMMON=${HEADERS%-amd64}-common
-for h in include/linux/kvm_host.h include/linux/kvm_types.h include/uapi/linux/kvm.h \
-	arch/x86/include/asm/kvm_host.h arch/x86/include/asm/kvm-x86-ops.h \
-	arch/x86/include/uapi/asm/kvm.h; do
-	[ -f "$SRC/$h" ] || continue
-	for hdr in "$HEADERS/$h" "$COMMON/$h" ""; do
-		[ -z "$hdr" ] || [ -f "$hdr" ] && break
-	done
-	[ -n "$hdr" ] || continue
-	cmp -s "$SRC/$h" "$hdr" ||
-		die "$h of $SOURCE_PKG $VERSION differs from $hdr: source and headers do not match"
-done
 
 # --- build -------------------------------------------------------------------
 
@@ -288,8 +379,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-cp -a "$SRC/arch" "$SRC/virt" "$WORK/"
-rm -rf "$WORK/arch/x86/include"
+mkdir -p "$WORK/arch/x86" "$WORK/virt"
+cp -a "$SRC/arch/x86/kvm" "$WORK/arch/x86/"
+cp -a "$SRC/virt/kvm" "$WORK/virt/"
 
 if [ -n "$PATCH" ]; then
 	echo "$PROG: applying ${PATCH#"$SCRIPTS_DIR"/}" >&2
@@ -334,14 +426,18 @@ expected=$(sed -n 's/^#define UTS_RELEASE "\(.*\)"$/\1/p' \
 [ "$expected" = "$RELEASE" ] || die "$HEADERS is for release '$expected', not $RELEASE"
 
 # Exported CRCs: the kernel and its modules, then ours (kvm's exports that
-# kvm-amd and kvm-intel import).
+# kvm-amd and kvm-intel import).  A kernel without module versions checks
+# imports by name only, as modpost did in the build.
 symvers=$WORK/all.symvers
 awk '{ print $2, $1 }' "$HEADERS/Module.symvers" "$KVM_DIR/Module.symvers" >"$symvers"
+modversions=
+grep -q '^CONFIG_MODVERSIONS=y' "$HEADERS/.config" && modversions=1
 for m in $MODULES; do
 	ko=$KVM_DIR/$m.ko
 	[ -f "$ko" ] || die "$m.ko was not built"
 	vermagic=$(modinfo -F vermagic "$ko")
 	[ "${vermagic%% *}" = "$RELEASE" ] || die "$m.ko: vermagic '$vermagic' is not for $RELEASE"
+	[ -n "$modversions" ] || continue
 	modprobe --dump-modversions "$ko" | awk -v ko="$m.ko" '
 		NR == FNR { crc[$1] = $2; next }
 		{ n++ }
