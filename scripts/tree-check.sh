@@ -158,7 +158,7 @@ isolation() {
 
 	# Upstream's dependency files never name a file of ours.
 	up_bad=$(find "$ksft/kvm" -path "$ours" -prune -o -name '*.d' -print0 |
-		 xargs -0 -r grep -l "nested_mmu" | head -n 3)
+		 xargs -0 -r grep -l "nested_mmu/" | head -n 3)
 	# Ours name only our sources, the tree's usr/include, kselftest's own
 	# headers, and the system's.
 	nd=$(find "$ours" -name '*.d' | wc -l)
