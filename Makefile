@@ -222,7 +222,7 @@ ifeq ($(SANITIZE),1)
 vmtest-bin:
 	$(error the VM runner needs static tests, and SANITIZE=1 builds are dynamic)
 else
-vmtest-bin: $(VMTEST_PROGS) $(VMTEST_BIN)/settings
+vmtest-bin: $(VMTEST_PROGS) $(VMTEST_EXTENDED) $(VMTEST_BIN)/settings
 	printf '%s\n' $(notdir $(TEST_GEN_PROGS)) > $(VMTEST_BIN)/tests.list
 endif
 

@@ -390,7 +390,7 @@ vm_stage_done() {
 # only on having run and written results.json, never on speed; and its
 # usage errors, like the tests' in the bad-input gate.
 stage_bench() {
-	local log=$LOGS/bench-smoke.log bin=$OUT/x86_64/nested_dirty_log_perf t0=$SECONDS
+	local log=$LOGS/bench-smoke.log bin=$OUT/vmtest-bin/nested_dirty_log_perf t0=$SECONDS
 	local dir=$BUILD_DIR/bench rc bad=()
 
 	banner "benchmark smoke (make bench, one configuration)"
