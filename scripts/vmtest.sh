@@ -585,7 +585,8 @@ run_once() {
 	fi
 
 	"$VM_DIR/report.sh" --known-issues "$KNOWN_ISSUES" \
-		--release "$KERNEL_RELEASE" "$OUT_DIR" || report_rc=$?
+		--release "$KERNEL_RELEASE" ${MODULES_DIR:+--modules-replaced} \
+		"$OUT_DIR" || report_rc=$?
 
 	if [ "$boot_failed" -eq 1 ]; then
 		exit $EXIT_BOOT

@@ -3,7 +3,8 @@
 # Judges a finished VM run: test results with known issues applied, and
 # kernel problems (WARNING, BUG, Oops, panic, leaked slab objects) on the console.
 #
-# Usage: report.sh [--known-issues FILE] [--release KERNEL_RELEASE] OUTDIR
+# Usage: report.sh [--known-issues FILE] [--release KERNEL_RELEASE]
+#                  [--modules-replaced] OUTDIR
 #        report.sh --check --known-issues FILE
 #        report.sh --scan-console FILE
 # Reads OUTDIR/results.ktap and OUTDIR/console.log; prints the verdicts and
@@ -23,7 +24,10 @@
 # console shows no kernel problem.  A listed issue whose kernel glob
 # matches, whose test ran, and whose variant passed or failed otherwise is
 # reported as "known issue not reproduced" and fails the run; a skipped or
-# absent variant is not judged.
+# absent variant is not judged.  With --modules-replaced (the run loaded
+# KVM modules of its own, e.g. a fix from scripts/kvm-fixes/) the kernel is
+# not the stock one the list describes: a listed issue that did not
+# reproduce is noted, not failed; everything else is judged as usual.
 
 set -euo pipefail
 
@@ -36,13 +40,14 @@ CHECK_ID_RE='^[a-z0-9-]+$'
 TEST_NAME_RE='^[A-Za-z0-9_.+-]+$'
 
 usage() {
-	echo "usage: $PROG [--known-issues FILE] [--release KERNEL_RELEASE] OUTDIR" >&2
+	echo "usage: $PROG [--known-issues FILE] [--release KERNEL_RELEASE] [--modules-replaced] OUTDIR" >&2
 	echo "       $PROG --check --known-issues FILE" >&2
 	echo "       $PROG --scan-console FILE" >&2
 	exit 2
 }
 
 KNOWN_FILE=
+MODULES_REPLACED=0
 RELEASE=
 CHECK_ONLY=0
 SCAN_FILE=
@@ -51,6 +56,7 @@ while [ $# -gt 0 ]; do
 	--known-issues) [ $# -ge 2 ] || usage; KNOWN_FILE=$2; shift 2 ;;
 	--release) [ $# -ge 2 ] || usage; RELEASE=$2; shift 2 ;;
 	--check) CHECK_ONLY=1; shift ;;
+	--modules-replaced) MODULES_REPLACED=1; shift ;;
 	--scan-console) [ $# -ge 2 ] || usage; SCAN_FILE=$2; shift 2 ;;
 	--) shift; break ;;
 	-*) usage ;;
@@ -312,8 +318,12 @@ judge_not_reproduced() {
 		done
 		if [ -n "$ran" ]; then
 			[ -z "$found" ] || ran="$ran (and reproduced elsewhere in the run)"
-			echo "FAIL: known issue not reproduced: $name: ${KI_VARIANT[i]} # check ${KI_CHECK[i]} on $RELEASE: $ran"
-			FAILED=$((FAILED + 1))
+			if [ "$MODULES_REPLACED" -eq 1 ]; then
+				echo "note: known issue not reproduced with the replaced KVM modules: $name: ${KI_VARIANT[i]} # check ${KI_CHECK[i]} on $RELEASE: $ran"
+			else
+				echo "FAIL: known issue not reproduced: $name: ${KI_VARIANT[i]} # check ${KI_CHECK[i]} on $RELEASE: $ran"
+				FAILED=$((FAILED + 1))
+			fi
 		fi
 	done
 }
