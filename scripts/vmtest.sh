@@ -624,7 +624,11 @@ pass_counts() {
 			notok = sub(/^not /, "", line)
 			sub(/^ok [0-9]+ /, "", line)
 			directive = ""
-			if (index(line, " # ")) {
+			# kselftest puts a skip before its description: "ok 4 # SKIP why".
+			if (line ~ /^# [Ss][Kk][Ii][Pp]( |$)/) {
+				directive = "SKIP"
+				line = substr(line, 8)
+			} else if (index(line, " # ")) {
 				directive = substr(line, index(line, " # ") + 3)
 				line = substr(line, 1, index(line, " # ") - 1)
 			}
