@@ -238,7 +238,7 @@ UP_PATTERNS = [
 
 
 def summarize(detail, manual):
-    s = {k: 0.0 for k in SUMMARY}
+    s = {}
     for d in detail:
         name, sec = d["phase"], d["seconds"]
         if name == "pass_1":
@@ -253,10 +253,8 @@ def summarize(detail, manual):
             key = "clear"
         else:
             key = name
-        s[key] += sec
-    if not manual:
-        del s["pass_initially_set"], s["clear"]
-    return s
+        s[key] = s.get(key, 0.0) + sec
+    return {k: s[k] for k in SUMMARY if k in s}
 
 
 def upstream_runs(block, entry, meta):
@@ -458,10 +456,17 @@ def config_title(k):
 
 def table(runs, res):
     out = []
-    groups = {}
+    groups, repeats = {}, {}
     for r in runs:
         if "phases" in r:
-            groups.setdefault(cfg_key(r), {})[(r["tool"], r["eager_page_split"])] = r
+            c = (r["tool"], r["eager_page_split"])
+            repeats.setdefault((cfg_key(r), c), []).append(r)
+    # Repeated configurations show as their mean, with the spread below.
+    for (k, c), rs in repeats.items():
+        mean = dict(rs[0])
+        mean["phases"] = {p: sum(x["phases"].get(p, 0) for x in rs) / len(rs)
+                          for p in rs[0]["phases"]}
+        groups.setdefault(k, {})[c] = mean
     for k, g in groups.items():
         out.append("")
         out.append(config_title(k))
@@ -497,6 +502,18 @@ def table(runs, res):
                              f" -EAGAIN {d['eagain']}")
                 out.append(f"    eager={'Y' if c[1] else 'N'} {name:<8} 4K {d['d4k']:+d} 2M "
                            f"{d['d2m']:+d} 1G {d['d1g']:+d}, faults {d['pf_taken']}{extra}")
+    spread = [(k, c, rs) for (k, c), rs in repeats.items() if len(rs) > 1]
+    if spread:
+        out.append("")
+        out.append("Repeats of one configuration: max/min - 1 per phase (the noise):")
+        for k, c, rs in spread:
+            parts = []
+            for p in rs[0]["phases"]:
+                v = [x["phases"][p] for x in rs if x["phases"].get(p)]
+                if len(v) == len(rs) and min(v) > 0:
+                    parts.append(f"{p} {100 * (max(v) / min(v) - 1):.1f}%")
+            out.append(f"  {config_title(k)}, {c[0]} eager={'Y' if c[1] else 'N'}, "
+                       f"{len(rs)} runs: {', '.join(parts)}")
     out.append("")
     out.append("Scaling (least squares, time = intercept + slope x memory):")
     for name, f in res["fits"].items():
