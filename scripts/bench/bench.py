@@ -238,7 +238,7 @@ UP_PATTERNS = [
 
 
 def summarize(detail, manual):
-    s = {k: 0.0 for k in SUMMARY}
+    s = {}
     for d in detail:
         name, sec = d["phase"], d["seconds"]
         if name == "pass_1":
@@ -253,10 +253,8 @@ def summarize(detail, manual):
             key = "clear"
         else:
             key = name
-        s[key] += sec
-    if not manual:
-        del s["pass_initially_set"], s["clear"]
-    return s
+        s[key] = s.get(key, 0.0) + sec
+    return {k: s[k] for k in SUMMARY if k in s}
 
 
 def upstream_runs(block, entry, meta):
@@ -327,12 +325,16 @@ def mib(n):
 
 def fmt(x, width=10):
     if x is None:
-        return "-".rjust(width)
-    if isinstance(x, str):
-        return x.rjust(width)
-    if x >= 100:
-        return f"{x:{width}.1f}"
-    return f"{x:{width}.4f}" if x >= 0.01 else f"{x:{width}.6f}"
+        s = "-"
+    elif isinstance(x, str):
+        s = x
+    elif x >= 100:
+        s = f"{x:.1f}"
+    elif x >= 0.01:
+        s = f"{x:.4f}"
+    else:
+        s = f"{x:.6f}"
+    return " " + s.rjust(width - 1)
 
 
 def ratio(a, b):
@@ -432,15 +434,16 @@ def analyze(runs):
             shape.append({"claim": "-EAGAIN drops per split 2M page far below one (< 0.1)",
                           "config": f"{d['aliases']} aliases, {mib(d['mem'])}",
                           "value": d["per_split"], "holds": d["per_split"] < 0.1})
-    for row in agree:
-        for k in KERNEL_ONLY:
-            q = row["ratios"].get(k)
-            if q is not None:
-                shape.append({"claim": f"ours/upstream {k} within 10%",
-                              "config": "%d vCPU x %s %d%% eager=%s" % (
-                                  row["config"][1], mib(row["config"][2]), row["config"][3],
-                                  "Y" if row["eager"] else "N"),
-                              "value": q, "holds": abs(q - 1) <= 0.10})
+    for k in KERNEL_ONLY:
+        qs = [(row["ratios"][k], row) for row in agree if row["ratios"].get(k) is not None]
+        if not qs:
+            continue
+        within = [q for q, _ in qs if abs(q - 1) <= 0.10]
+        lo, hi = min(q for q, _ in qs), max(q for q, _ in qs)
+        shape.append({"claim": f"ours/upstream {k} within 10%",
+                      "config": f"{len(within)} of {len(qs)}, {lo:.2f}..{hi:.2f}",
+                      "value": sorted(q for q, _ in qs)[len(qs) // 2],
+                      "holds": len(within) == len(qs)})
     res["shape"] = shape
     return res
 
@@ -458,18 +461,25 @@ def config_title(k):
 
 def table(runs, res):
     out = []
-    groups = {}
+    groups, repeats = {}, {}
     for r in runs:
         if "phases" in r:
-            groups.setdefault(cfg_key(r), {})[(r["tool"], r["eager_page_split"])] = r
+            c = (r["tool"], r["eager_page_split"])
+            repeats.setdefault((cfg_key(r), c), []).append(r)
+    # Repeated configurations show as their mean, with the spread below.
+    for (k, c), rs in repeats.items():
+        mean = dict(rs[0])
+        mean["phases"] = {p: sum(x["phases"].get(p, 0) for x in rs) / len(rs)
+                          for p in rs[0]["phases"]}
+        groups.setdefault(k, {})[c] = mean
     for k, g in groups.items():
         out.append("")
         out.append(config_title(k))
         cols = [("ours", True), ("ours", False), ("upstream", True), ("upstream", False)]
-        hdr = f"  {'phase':<19}{'ours Y':>10}{'ours N':>10}{'N/Y':>7}"
+        hdr = f"  {'phase':<19}{'ours Y':>10}{'ours N':>10}{'N/Y':>8}"
         have_up = any(c in g for c in cols[2:])
         if have_up:
-            hdr += f"{'up Y':>10}{'up N':>10}{'N/Y':>7}{'ours/up Y':>10}{'ours/up N':>10}"
+            hdr += f"{'up Y':>10}{'up N':>10}{'N/Y':>8}{'ours/up Y':>10}{'ours/up N':>10}"
         out.append(hdr)
         phases = []
         for c in cols:
@@ -477,9 +487,9 @@ def table(runs, res):
                 phases += [p for p in g[c]["phases"] if p not in phases]
         for p in phases:
             v = [g[c]["phases"].get(p) if c in g else None for c in cols]
-            line = f"  {p:<19}{fmt(v[0])}{fmt(v[1])}{fmt(ratio(v[1], v[0]), 7)}"
+            line = f"  {p:<19}{fmt(v[0])}{fmt(v[1])}{fmt(ratio(v[1], v[0]), 8)}"
             if have_up:
-                line += (f"{fmt(v[2])}{fmt(v[3])}{fmt(ratio(v[3], v[2]), 7)}"
+                line += (f"{fmt(v[2])}{fmt(v[3])}{fmt(ratio(v[3], v[2]), 8)}"
                          f"{fmt(ratio(v[0], v[2]))}{fmt(ratio(v[1], v[3]))}")
             out.append(line)
         # What explains the enable and first-pass times.
@@ -497,6 +507,18 @@ def table(runs, res):
                              f" -EAGAIN {d['eagain']}")
                 out.append(f"    eager={'Y' if c[1] else 'N'} {name:<8} 4K {d['d4k']:+d} 2M "
                            f"{d['d2m']:+d} 1G {d['d1g']:+d}, faults {d['pf_taken']}{extra}")
+    spread = [(k, c, rs) for (k, c), rs in repeats.items() if len(rs) > 1]
+    if spread:
+        out.append("")
+        out.append("Repeats of one configuration: max/min - 1 per phase (the noise):")
+        for k, c, rs in spread:
+            parts = []
+            for p in rs[0]["phases"]:
+                v = [x["phases"][p] for x in rs if x["phases"].get(p)]
+                if len(v) == len(rs) and min(v) > 0:
+                    parts.append(f"{p} {100 * (max(v) / min(v) - 1):.1f}%")
+            out.append(f"  {config_title(k)}, {c[0]} eager={'Y' if c[1] else 'N'}, "
+                       f"{len(rs)} runs: {', '.join(parts)}")
     out.append("")
     out.append("Scaling (least squares, time = intercept + slope x memory):")
     for name, f in res["fits"].items():
@@ -584,10 +606,15 @@ plot '{data}/phases.dat' using 2:xtic(1) title 'ours eager=Y', \\
                        ("upstream 1 vCPU", lambda r: r["tool"] == "upstream" and r["vcpus"] == 1),
                        ("upstream 2 vCPUs", lambda r: r["tool"] == "upstream" and r["vcpus"] == 2),
                        ("ours L1 (TDP MMU)", lambda r: r["tool"] == "ours" and r["mmu"] == "tdp")]:
-        pts = sorted({(r["vcpus"] * r["mem_per_vcpu"] >> 20, r["phases"]["enable"])
-                      for r in runs if "phases" in r and r["eager_page_split"]
-                      and r["dirty_log"] == "get" and r["aliases"] == 1
-                      and (r["mmu"] == "tdp") == ("TDP" in label) and sel(r)})
+        by_mem = {}
+        for r in runs:
+            if ("phases" in r and r["eager_page_split"] and r["dirty_log"] == "get"
+                    and r["aliases"] == 1 and (r["mmu"] == "tdp") == ("TDP" in label)
+                    and sel(r)):
+                by_mem.setdefault(r["vcpus"] * r["mem_per_vcpu"] >> 20, []).append(
+                    r["phases"]["enable"])
+        # Several runs of one size (other write percentages): their mean.
+        pts = sorted((x, sum(v) / len(v)) for x, v in by_mem.items())
         if pts:
             fn = f"enable-{len(series)}.dat"
             with open(os.path.join(data, fn), "w") as f:
