@@ -163,18 +163,8 @@ stage_unit() {
 
 # (a2) Regression tests of the Makefile (scripts/makefile-test.sh).
 stage_makefile() {
-	local log=$LOGS/makefile.log t0=$SECONDS rc counts note
-
-	banner "Makefile regression tests"
-	"$REPO/scripts/makefile-test.sh" --ksft "$OUT/ksft" --work "$BUILD_DIR/makefile-test" 2>&1 | tee "$log"
-	rc=${PIPESTATUS[0]}
-	read -r -a counts <<<"$(ktap_counts "$log")"
-	note="exit $rc, $(elapsed $((SECONDS - t0)))"
-	if [ "$rc" -ne 0 ] && [ "${counts[1]}" -eq 0 ]; then
-		counts[1]=1	# it failed without a failing result line
-		note="$note, no failing result line"
-	fi
-	summarize "Makefile regression tests" "${counts[@]}" "$note: $log"
+	host_stage "Makefile regression tests" "Makefile regression tests" makefile.log \
+		"$REPO/scripts/makefile-test.sh" --ksft "$OUT/ksft" --work "$BUILD_DIR/makefile-test"
 }
 
 # (c) Every test binary, in tests.list order: -h prints usage and exits 0;
