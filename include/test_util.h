@@ -113,6 +113,13 @@ int parse_uint(const char *str, uint64_t max, uint64_t *val);
 /* Monotonic time in nanoseconds, for progress lines. */
 uint64_t now_ns(void);
 
+/*
+ * Call fn(i, arg) for i = 0 .. n-1, each in a host thread of its own, all
+ * started before any is joined (vCPUs that must run at the same time);
+ * returns when every call has returned.
+ */
+void run_threads(int n, void (*fn)(int i, void *arg), void *arg);
+
 /* Verbose progress (printed only with -v style flags set by the test). */
 extern bool test_verbose;
 #define pr_info(fmt, ...)	ksft_print_msg(fmt, ##__VA_ARGS__)

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /* Size parsing, time and small file helpers shared by all tests. */
 #include <fcntl.h>
+#include <pthread.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -113,4 +114,36 @@ void test_opt_common(int opt, void (*usage)(const char *prog, int code),
 	}
 	usage(prog, opt == 'h' ? KSFT_PASS : KSFT_FAIL);
 	exit(KSFT_FAIL);	/* usage() exits; never fall back into the test */
+}
+
+struct thread_call {
+	void (*fn)(int i, void *arg);
+	void *arg;
+	int i;
+};
+
+static void *thread_call_fn(void *p)
+{
+	struct thread_call *c = p;
+
+	c->fn(c->i, c->arg);
+	return NULL;
+}
+
+void run_threads(int n, void (*fn)(int i, void *arg), void *arg)
+{
+	struct thread_call *calls = calloc((size_t)n, sizeof(*calls));
+	pthread_t *tid = calloc((size_t)n, sizeof(*tid));
+	int i, r;
+
+	TEST_ASSERT(n > 0 && calls && tid, "run_threads: %d threads", n);
+	for (i = 0; i < n; i++) {
+		calls[i] = (struct thread_call){ fn, arg, i };
+		r = pthread_create(&tid[i], NULL, thread_call_fn, &calls[i]);
+		TEST_ASSERT(!r, "pthread_create: %s", strerror(r));
+	}
+	for (i = 0; i < n; i++)
+		pthread_join(tid[i], NULL);
+	free(tid);
+	free(calls);
 }

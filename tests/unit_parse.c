@@ -138,10 +138,27 @@ static void test_parse_size_align(void)
 	      "-b 17592186044414M (ALIGN_UP to 1G gives 0) is accepted");
 }
 
+static void count_call(int i, void *arg)
+{
+	int *calls = arg;
+
+	__atomic_fetch_add(&calls[i], 1, __ATOMIC_RELAXED);
+}
+
+static void test_run_threads(void)
+{
+	int calls[5] = { 0 }, i;
+
+	run_threads(ARRAY_SIZE(calls), count_call, calls);
+	for (i = 0; i < (int)ARRAY_SIZE(calls); i++)
+		CHECK(calls[i] == 1, "run_threads: index %d called %d times, expected once", i, calls[i]);
+}
+
 static const struct unit_case cases[] = {
 	{ "parse_size accepts sizes with and without K/M/G/T, up to 1 TiB", test_parse_size_valid },
 	{ "parse_size rejects junk and sizes above 1 TiB",	test_parse_size_invalid },
 	{ "parse_size results cannot wrap ALIGN_UP",		test_parse_size_align },
 	{ "parse_uint honours max",				test_parse_uint },
+	{ "run_threads calls every index exactly once",		test_run_threads },
 };
 UNIT_SUITE(unit_parse, cases);

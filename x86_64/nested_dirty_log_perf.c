@@ -16,7 +16,6 @@
  * diagnostics, one "bench-json:" line per run for scripts/bench.sh.
  */
 #include <getopt.h>
-#include <pthread.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/utsname.h>
@@ -171,38 +170,28 @@ static void l1_run(struct bench *b, int vcpu, const struct l2_cmd *cmd)
 		       "ucall from the L1 worker");
 }
 
-struct l1_thread {
+struct l1_batch {
 	struct bench *b;
-	int vcpu;
-	const struct l2_cmd *cmd;
+	const struct l2_cmd *cmds;
 };
 
-static void *l1_thread_fn(void *arg)
+static void l1_batch_run(int i, void *arg)
 {
-	struct l1_thread *t = arg;
+	struct l1_batch *lb = arg;
 
-	l1_run(t->b, t->vcpu, t->cmd);
-	return NULL;
+	l1_run(lb->b, i, &lb->cmds[i]);
 }
 
 /* All vCPUs at once, one host thread each; returns when all are done. */
 static void run_parallel(struct bench *b, const struct l2_cmd *cmds)
 {
-	struct l1_thread t[MAX_VCPUS];
-	pthread_t tid[MAX_VCPUS];
-	int i, r;
+	struct l1_batch lb = { b, cmds };
 
 	if (!opt.in_l1) {
 		nested_worker_run_parallel(b->w, cmds);
 		return;
 	}
-	for (i = 0; i < b->nr_vcpus; i++) {
-		t[i] = (struct l1_thread){ b, i, &cmds[i] };
-		r = pthread_create(&tid[i], NULL, l1_thread_fn, &t[i]);
-		TEST_ASSERT(!r, "pthread_create: %s", strerror(r));
-	}
-	for (i = 0; i < b->nr_vcpus; i++)
-		pthread_join(tid[i], NULL);
+	run_threads(b->nr_vcpus, l1_batch_run, &lb);
 }
 
 static void vcpu_stats_open(struct bench *b)

@@ -1,6 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
 /* Host-driven L2 workers: L1 relays, L2 executes memory commands. */
-#include <pthread.h>
 
 #include "ucall.h"
 #include "x86_64/nested_worker.h"
@@ -147,31 +146,21 @@ void nested_worker_run_all(struct nested_worker *w, enum l2_op op, gva_t gva,
 	}
 }
 
-struct worker_thread {
+struct worker_batch {
 	struct nested_worker *w;
-	int vcpu;
-	const struct l2_cmd *cmd;
+	const struct l2_cmd *cmds;
 };
 
-static void *worker_thread_fn(void *arg)
+static void worker_batch_run(int i, void *arg)
 {
-	struct worker_thread *t = arg;
+	struct worker_batch *b = arg;
 
-	nested_worker_run(t->w, t->vcpu, t->cmd);
-	return NULL;
+	nested_worker_run(b->w, i, &b->cmds[i]);
 }
 
 void nested_worker_run_parallel(struct nested_worker *w, const struct l2_cmd *cmds)
 {
-	struct worker_thread t[NESTED_WORKER_MAX_VCPUS];
-	pthread_t tid[NESTED_WORKER_MAX_VCPUS];
-	int i, r;
+	struct worker_batch b = { w, cmds };
 
-	for (i = 0; i < w->nr_vcpus; i++) {
-		t[i] = (struct worker_thread){ w, i, &cmds[i] };
-		r = pthread_create(&tid[i], NULL, worker_thread_fn, &t[i]);
-		TEST_ASSERT(!r, "pthread_create: %s", strerror(r));
-	}
-	for (i = 0; i < w->nr_vcpus; i++)
-		pthread_join(tid[i], NULL);
+	run_threads(w->nr_vcpus, worker_batch_run, &b);
 }
