@@ -304,7 +304,7 @@ def fit(xs, ys):
     ss_res = sum((y - a - b * x) ** 2 for x, y in zip(xs, ys))
     return {"intercept_s": a, "slope_s_per_gib": b * (1 << 30),
             "slope_s_per_2m": b * (1 << 21), "r2": 1 - ss_res / ss_tot if ss_tot else 1.0,
-            "points": n}
+            "points": n, "sizes": len(set(xs))}
 
 
 def phase_detail(run, name):
@@ -426,7 +426,8 @@ def analyze(runs):
                           "config": f"{r['vcpus']} vCPU x {mib(r['mem_per_vcpu'])}",
                           "value": q, "holds": q is not None and q >= 10})
     f = sc.get("enable eager=Y, all")
-    if f:
+    # A line through two sizes fits exactly: linearity needs three or more.
+    if f and f["sizes"] >= 3:
         shape.append({"claim": "enable time linear in memory (R^2 >= 0.95)", "config":
                       f"{f['points']} points", "value": f["r2"], "holds": f["r2"] >= 0.95})
     for d in drops:
