@@ -354,7 +354,9 @@ else
 fi
 
 # ---- tree-install.sh: replaces its own copy, nothing else. -------------
-fake=$WORK/fake-tree
+# tree-install.sh refuses a target inside this repository, and --work may
+# be inside it (make check's is build/check): the fake tree lives outside.
+fake=$(mktemp -d /tmp/makefile-test-tree.XXXXXX)
 mkdir -p "$fake/tools/testing/selftests/kvm/nested_mmu"
 touch "$fake/tools/testing/selftests/lib.mk" "$fake/tools/testing/selftests/kselftest.h"
 echo keep >"$fake/tools/testing/selftests/kvm/nested_mmu/Makefile"
@@ -366,7 +368,8 @@ rm -rf "$fake/tools/testing/selftests/kvm/nested_mmu"
 	touch "$fake/tools/testing/selftests/kvm/nested_mmu/stale" &&
 	"$REPO/scripts/tree-install.sh" "$fake" >"$WORK/tree-install-2.log" 2>&1
 rc=$?
-if [ "$rc_foreign" -ne 2 ] || [ "$kept" != keep ]; then
+if [ "$rc_foreign" -ne 2 ] || [ "$kept" != keep ] ||
+   grep -q "inside this repository" "$WORK/tree-install-foreign.log"; then
 	show "$WORK/tree-install-foreign.log"
 	result 1 "tree-install.sh leaves a foreign kvm/nested_mmu alone" "exit $rc_foreign"
 elif [ "$rc" -ne 0 ] || [ -e "$fake/tools/testing/selftests/kvm/nested_mmu/stale" ]; then
@@ -375,6 +378,7 @@ elif [ "$rc" -ne 0 ] || [ -e "$fake/tools/testing/selftests/kvm/nested_mmu/stale
 else
 	result 0 "tree-install.sh replaces its own earlier copy and refuses a foreign one"
 fi
+rm -rf "$fake"
 
 echo "# Totals: pass:$((N - FAILS)) fail:$FAILS"
 [ "$FAILS" -eq 0 ]
