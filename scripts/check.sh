@@ -290,7 +290,7 @@ run_vm() {
 	# The tests are built once (stage_build); make is not run here, so
 	# two stages never build the same OUTPUT at once.
 	if [ -f "$OUT/vmtest-bin/tests.list" ]; then
-		# In the background, so that a TERM from stage_vms reaches the
+		# In the background, so that a TERM from vm_lanes reaches the
 		# runner, which then stops its VM.
 		"$REPO/scripts/vmtest.sh" "${args[@]}" </dev/null >>"$log" 2>&1 &
 		vm=$!
@@ -331,23 +331,21 @@ run_vm() {
 		"$note: $dir" >"$LOGS/vmtest-$label.result"
 }
 
-# Runs the VM_STAGES, VM_JOBS at a time, printing each one's log when it
-# ends; then their summary lines in VM_STAGES order.  A stage that left no
-# result (killed, crashed) is a failure.
-stage_vms() {
-	local stage label kernel emulator tests running=0 pid name p f k note
+# Runs the VM_STAGES, VM_JOBS at a time (in the background of main, so
+# that the host-side stages run meanwhile).  Each stage writes its log and
+# its LOGS/vmtest-LABEL.result; stage_vms_collect reports them.
+vm_lanes() {
+	local stage label kernel emulator tests running=0 pid
 	local -A label_of=()
 
-	# An interrupted make check stops its VMs.
+	# A stopped make check stops its VMs.
 	trap 'kill -TERM $(jobs -p) 2>/dev/null; wait; exit 130' INT TERM
-	banner "VM stages, $VM_JOBS at a time: $(for stage in "${VM_STAGES[@]}"; do printf '%s ' "${stage%% *}"; done)"
 	for stage in "${VM_STAGES[@]}"; do
 		read -r label kernel emulator tests <<<"$stage"
-		rm -f "$LOGS/vmtest-$label.result"
 		if [ "$running" -ge "$VM_JOBS" ]; then
 			wait -n -p pid
 			running=$((running - 1))
-			vm_stage_done "${label_of[$pid]}"
+			log "vmtest ${label_of[$pid]} finished"
 		fi
 		log "starting vmtest $label (log: $LOGS/vmtest-$label.log)"
 		run_vm "$label" "$kernel" "$emulator" "$tests" &
@@ -357,23 +355,40 @@ stage_vms() {
 	while [ "$running" -gt 0 ]; do
 		wait -n -p pid
 		running=$((running - 1))
-		vm_stage_done "${label_of[$pid]}"
+		log "vmtest ${label_of[$pid]} finished"
 	done
+}
+
+stage_vms_start() {
+	local stage
+
+	for stage in "${VM_STAGES[@]}"; do
+		rm -f "$LOGS/vmtest-${stage%% *}.result"
+	done
+	log "VM stages, $VM_JOBS at a time, in the background: $(for stage in "${VM_STAGES[@]}"; do printf '%s ' "${stage%% *}"; done)"
+	vm_lanes >"$LOGS/vm-lanes.log" 2>&1 &
+	VM_LANES=$!
+}
+
+# Waits for the VM stages, prints each one's log, then their summary lines
+# in VM_STAGES order.  A stage that left no result (killed, crashed) is a
+# failure.
+stage_vms_collect() {
+	local stage label name p f k note
+
+	banner "VM stages (started after the build)"
+	wait "$VM_LANES"
+	cat "$LOGS/vm-lanes.log"
 	for stage in "${VM_STAGES[@]}"; do
 		label=${stage%% *}
+		echo
+		cat "$LOGS/vmtest-$label.log" 2>/dev/null
 		if IFS=$'\t' read -r name p f k note <"$LOGS/vmtest-$label.result" 2>/dev/null; then
 			summarize "$name" "$p" "$f" "$k" "$note"
 		else
 			summarize "vmtest $label" 0 1 0 "did not run to its end: $LOGS/vmtest-$label.log"
 		fi
 	done
-}
-
-vm_stage_done() {
-	local label=$1
-	echo
-	cat "$LOGS/vmtest-$label.log" 2>/dev/null
-	log "vmtest $label finished: $(cut -f5 "$LOGS/vmtest-$label.result" 2>/dev/null || echo 'no result')"
 }
 
 # (e) The benchmark's smoke: one short configuration in a QEMU VM, judged
@@ -411,12 +426,15 @@ main() {
 
 	stage_deps
 	stage_build
+	# The VMs need only the build; the host-side stages run meanwhile.
+	trap '[ -z "${VM_LANES-}" ] || kill -TERM "$VM_LANES" 2>/dev/null; exit 130' INT TERM
+	stage_vms_start
 	stage_unit
 	stage_makefile
 	stage_report
 	stage_options
 	stage_runner
-	stage_vms
+	stage_vms_collect
 	stage_bench
 
 	banner "summary"
