@@ -140,25 +140,10 @@ stage_build() {
 	fi
 }
 
-# (a) Host unit tests, built with ASan and UBSan.
+# (a) Host unit tests, built with ASan and UBSan; a build warning fails.
 stage_unit() {
-	local log=$LOGS/unit_tests.log t0=$SECONDS rc counts warnings note
-
-	banner "unit tests (host, ASan + UBSan)"
-	make_repo unit_tests 2>&1 | tee "$log"
-	rc=${PIPESTATUS[0]}
-	read -r -a counts <<<"$(ktap_counts "$log")"
-	note="exit $rc, $(elapsed $((SECONDS - t0)))"
-	warnings=$(grep -c -E '(^|: )warning:' "$log")
-	if [ "$warnings" -ne 0 ]; then
-		counts[1]=$((counts[1] + 1))
-		note="$note, $warnings build warning(s)"
-	fi
-	if [ "$rc" -ne 0 ] && [ "${counts[1]}" -eq 0 ]; then
-		counts[1]=1	# it failed without a failing result line
-		note="$note, no failing result line"
-	fi
-	summarize "unit tests (host)" "${counts[@]}" "$note: $log"
+	host_stage --warnings "unit tests (host, ASan + UBSan)" "unit tests (host)" unit_tests.log \
+		make_repo unit_tests
 }
 
 # (a2) Regression tests of the Makefile (scripts/makefile-test.sh).
@@ -241,18 +226,28 @@ stage_options() {
 		"one result per test binary${failed_names[*]:+; failed: ${failed_names[*]}}"
 }
 
-# host_stage TITLE NAME LOG CMD...: a host-side test script that prints
-# KTAP results; its counts go into the summary under NAME.  A non-zero exit
-# without a failing result line counts as one failure.
+# host_stage [--warnings] TITLE NAME LOG CMD...: a host-side test that
+# prints KTAP results; its counts go into the summary under NAME.  A
+# non-zero exit without a failing result line counts as one failure, and
+# with --warnings so does any compiler warning in its output.
 host_stage() {
-	local title=$1 name=$2 log=$LOGS/$3 t0=$SECONDS rc counts note
-	shift 3
+	local warn=0 title name log t0=$SECONDS rc counts note warnings
 
+	[ "$1" != --warnings ] || { warn=1; shift; }
+	title=$1 name=$2 log=$LOGS/$3
+	shift 3
 	banner "$title"
 	"$@" 2>&1 | tee "$log"
 	rc=${PIPESTATUS[0]}
 	read -r -a counts <<<"$(ktap_counts "$log")"
 	note="exit $rc, $(elapsed $((SECONDS - t0)))"
+	if [ "$warn" -eq 1 ]; then
+		warnings=$(grep -c -E '(^|: )warning:' "$log")
+		if [ "$warnings" -ne 0 ]; then
+			counts[1]=$((counts[1] + 1))
+			note="$note, $warnings build warning(s)"
+		fi
+	fi
 	if [ "$rc" -ne 0 ] && [ "${counts[1]}" -eq 0 ]; then
 		counts[1]=1	# it failed without a failing result line
 		note="$note, no failing result line"
