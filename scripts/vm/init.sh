@@ -163,6 +163,7 @@ run_test() {
 	num=$1 name=$2 limit=$3
 	# For the runner (not KTAP): which test a kernel splat happened in.
 	say "test $num start $name"
+	read -r t0 _ </proc/uptime
 	echo "# selftests: kvm: $name"
 	echo "# timeout set to $limit"
 
@@ -190,6 +191,9 @@ run_test() {
 	kill "$dog" 2>/dev/null
 	wait "$dog" 2>/dev/null
 	rm -f "$fifo"
+	read -r t1 _ </proc/uptime
+	# The guest's clock: under TCG and Bochs it need not follow the host's.
+	echo "# vmtest: $name took $(awk "BEGIN { printf \"%.1f\", $t1 - $t0 }") s (guest uptime)"
 
 	if [ -e /tmp/timed-out ]; then
 		echo "not ok $num selftests: kvm: $name # TIMEOUT $limit seconds"
