@@ -52,6 +52,8 @@ const char *fake_file(const char *path, const char *val);
 void fake_remove(const char *path);
 /* The real path of ROOT/path (static buffer, one of several in rotation). */
 const char *fake_path(const char *path);
+/* The sandbox is a private mount namespace: mounting there stays there. */
+bool unit_private_mounts(void);
 /* A file's content without its newline, or "<unreadable: ...>". */
 const char *file_value(const char *path);
 /* Number of entries in the journal directory (not counting dot files). */

@@ -206,6 +206,11 @@ static void unit_cleanup(void)
 	}
 }
 
+bool unit_private_mounts(void)
+{
+	return unit_mounted;
+}
+
 /*
  * Never the real system: a private mount namespace with a tmpfs over the
  * temporary directory when allowed (root), else the plain directory.
