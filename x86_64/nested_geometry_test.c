@@ -19,7 +19,7 @@
  *   write       writes to the first, middle and last page of every mapping
  *               of A: with eager=N the write faults on write-protected huge
  *               mappings break them as the MMU does (the shadow MMU drops the
- *               huge SPTE, the TDP MMU splits it since 6.3), and the dirty
+ *               huge SPTE, the TDP MMU splits it since 6.2), and the dirty
  *               log is exact in L1 GPA terms;
  *   reread      reads of the pages not written since find populate's
  *               values; a read that faults a page in while logging maps it

@@ -295,7 +295,7 @@ void nmmu_model_delta(struct nmmu_delta *d, const struct nmmu_view *v,
  *  - a write with logging on to a write-protected huge mapping: the shadow
  *    MMU (nested) drops the huge SPTE and maps the page at 4K
  *    (__link_shadow_page() zaps the huge SPTE), as does the TDP MMU before
- *    6.3 (kvm_tdp_mmu_map() zaps it); since 6.3 the TDP MMU splits it on
+ *    6.2 (kvm_tdp_mmu_map() zaps it); since 6.2 the TDP MMU splits it on
  *    the fault instead (tdp_mmu_split_huge_page() in kvm_tdp_mmu_map()):
  *    1G into 2M, the written page's 2M into 4K, the new SPTEs write-
  *    protected copies, only the written page dirty;

@@ -87,8 +87,8 @@ enum nmmu_wp_fault nmmu_wp_fault(const struct nmmu_view *v)
 		return NMMU_WP_FAULT_DROP;
 	TEST_ASSERT(!uname(&u) && sscanf(u.release, "%u.%u", &major, &minor) == 2,
 		    "cannot read the kernel release");
-	/* kvm_tdp_mmu_map() splits a huge SPTE on a fault since 6.3. */
-	return major > 6 || (major == 6 && minor >= 3) ? NMMU_WP_FAULT_SPLIT : NMMU_WP_FAULT_DROP;
+	/* kvm_tdp_mmu_map() splits a huge SPTE on a fault since 6.2 (c4b33d28ea51). */
+	return major > 6 || (major == 6 && minor >= 2) ? NMMU_WP_FAULT_SPLIT : NMMU_WP_FAULT_DROP;
 }
 
 void nmmu_state_init(struct nmmu_state *m, const struct nmmu_view *v, enum nmmu_wp_fault f)
@@ -162,10 +162,9 @@ void nmmu_state_access(struct nmmu_state *m, uint64_t first, uint64_t n, bool wr
 			size = nmmu_model_map_size(m->v, p);
 			range_of(m, p, size, &lo, &hi);
 			for (i = lo; i < hi; i++)
-				TEST_ASSERT(!m->level[i], "model: page %lu of slot %u maps %s while "
-					    "page %lu of its %s range is mapped", p, s->id,
-					    tdp_level_name(size_level(size)), i,
-					    tdp_level_name(size_level(size)));
+				TEST_ASSERT(!m->level[i], "model: page %lu of slot %u maps %lu KiB "
+					    "while page %lu of that range is mapped", p, s->id,
+					    size >> 10, i);
 			set_range(m, p, size, size_level(size));
 			continue;
 		}
