@@ -5,6 +5,7 @@
  * a slot that covers part of a 1G page, host addresses off congruence,
  * L1 leaves of 4K, 2M and 1G, and the TDP MMU's L1 views.
  */
+#include "dirty_log.h"
 #include "unit.h"
 #include "x86_64/nested_mmu.h"
 
@@ -168,12 +169,110 @@ static void test_leaf(void)
 	expect_view("5 listed pages", &g, 5, 0, 0);
 }
 
+static void expect_state(const char *what, struct nmmu_state *m, int64_t e4k, int64_t e2m,
+			 int64_t e1g)
+{
+	struct nmmu_delta c;
+
+	nmmu_state_counts(m, &c);
+	CHECK(c.d4k == e4k && c.d2m == e2m && c.d1g == e1g,
+	      "%s: the state holds 4K/2M/1G %ld/%ld/%ld, expected %ld/%ld/%ld", what,
+	      c.d4k, c.d2m, c.d1g, e4k, e2m, e1g);
+}
+
+/* +128K, 6M+64K, hugetlb2m, 2M leaf: 480 head pages, two 2M, 48 tail pages. */
+static void test_state_cycle(void)
+{
+	struct geom g;
+	struct nmmu_state m;
+	unsigned long *dirty;
+	uint64_t nr;
+
+	geom_init(&g, 4 * GB + (128 << 10), (6ULL << 20) + (64 << 10), BACKING_HUGETLB_2M, 0,
+		  TDP_2M, false);
+	nr = g.s.nr_pages;
+	dirty = bitmap_zalloc(nr);
+	nmmu_state_init(&m, &g.v, NMMU_WP_FAULT_DROP);
+	expect_state("nothing mapped", &m, 0, 0, 0);
+	nmmu_state_access(&m, 0, nr, true, false, NULL);
+	expect_state("populate", &m, 528, 2, 0);
+	nmmu_state_split(&m, 0, nr, SZ_4K);
+	expect_state("eager split", &m, 1552, 0, 0);
+	nmmu_state_access(&m, 0, nr, false, true, dirty);
+	CHECK(bitmap_weight(dirty, nr) == 0, "reads of mapped pages made %lu pages dirty",
+	      bitmap_weight(dirty, nr));
+	nmmu_state_zap_collapsible(&m);
+	expect_state("logging off: head and tail stay", &m, 528, 0, 0);
+	nmmu_state_access(&m, 0, nr, true, false, NULL);
+	expect_state("huge again", &m, 528, 2, 0);
+	nmmu_state_free(&m);
+	free(dirty);
+}
+
+static void test_state_faults(void)
+{
+	struct geom g;
+	struct nmmu_state m;
+	unsigned long *dirty;
+	uint64_t nr;
+
+	/* Drop: the written page maps 4K, the rest of the 2M is unmapped. */
+	geom_init(&g, 4 * GB + (128 << 10), (6ULL << 20) + (64 << 10), BACKING_HUGETLB_2M, 0,
+		  TDP_2M, false);
+	nr = g.s.nr_pages;
+	dirty = bitmap_zalloc(nr);
+	nmmu_state_init(&m, &g.v, NMMU_WP_FAULT_DROP);
+	nmmu_state_access(&m, 0, nr, true, false, NULL);
+	nmmu_state_access(&m, 500, 1, true, true, dirty);
+	expect_state("drop: a write in the first 2M", &m, 529, 1, 0);
+	nmmu_state_access(&m, 480, 20, false, true, dirty);
+	expect_state("drop: reads fault 20 more in", &m, 549, 1, 0);
+	CHECK(bitmap_weight(dirty, nr) == 21 && bitmap_test(dirty, 480) && bitmap_test(dirty, 500),
+	      "drop: %lu pages dirty, expected the written one and the 20 read",
+	      bitmap_weight(dirty, nr));
+	nmmu_state_access(&m, 0, 10, false, true, dirty);
+	CHECK(bitmap_weight(dirty, nr) == 21, "reads of mapped head pages made pages dirty");
+	nmmu_state_zap_collapsible(&m);
+	expect_state("drop: logging off", &m, 528, 1, 0);
+	nmmu_state_free(&m);
+
+	/* Split (TDP MMU since 6.2): a 1G mapping goes to 511 2M and 512 4K. */
+	geom_init(&g, 4 * GB, GB, BACKING_HUGETLB_1G, 0, TDP_4K, true);
+	nr = g.s.nr_pages;
+	free(dirty);
+	dirty = bitmap_zalloc(nr);
+	nmmu_state_init(&m, &g.v, NMMU_WP_FAULT_SPLIT);
+	nmmu_state_access(&m, 0, nr, true, false, NULL);
+	expect_state("split: populate", &m, 0, 0, 1);
+	nmmu_state_access(&m, 1000, 1, true, true, dirty);
+	expect_state("split: a write", &m, 512, 511, 0);
+	nmmu_state_access(&m, 0, nr, false, true, dirty);
+	expect_state("split: reads fault nothing in", &m, 512, 511, 0);
+	CHECK(bitmap_weight(dirty, nr) == 1, "split: %lu pages dirty, expected 1",
+	      bitmap_weight(dirty, nr));
+	nmmu_state_access(&m, 3 * 512 + 7, 1, true, true, dirty);
+	expect_state("split: a write in another 2M", &m, 1024, 510, 0);
+	nmmu_state_zap_collapsible(&m);
+	expect_state("split: logging off zaps all", &m, 0, 0, 0);
+	/* A split to 2M (as CLEAR does to a 1G mapping), then of one 2M range to 4K. */
+	nmmu_state_access(&m, 0, nr, true, false, NULL);
+	nmmu_state_split(&m, 5, 1, SZ_2M);
+	expect_state("split to 2M", &m, 0, 512, 0);
+	nmmu_state_split(&m, 600, 3, SZ_4K);
+	expect_state("one 2M to 4K", &m, 512, 511, 0);
+	nmmu_state_free(&m);
+	free(dirty);
+}
+
 static const struct unit_case cases[] = {
 	{ "model: aligned slots, every backing and leaf", test_aligned },
 	{ "model: partial huge pages at a slot's head and tail", test_head_tail },
 	{ "model: slots over part of a 1G page, and the L1 view", test_1g_partial },
 	{ "model: host addresses off congruence", test_skew },
 	{ "model: L1 4K leaves and listed pages", test_leaf },
+	{ "model state: populate, eager split, logging off, huge again", test_state_cycle },
+	{ "model state: write faults that drop and that split, reads that fault in",
+	  test_state_faults },
 };
 
 UNIT_SUITE(unit_model, cases);

@@ -40,7 +40,7 @@
 
 struct nmmu_opt {
 	int letter;
-	const char *arg;		/* the argument's name in the usage */
+	const char *arg;		/* the argument's name in the usage; NULL: a flag, parse(NULL) */
 	const char *help;		/* the text after "-x arg" ("\n" + spaces for more) */
 	/* Take the argument; false makes it a usage error naming help's first line. */
 	bool (*parse)(const char *arg);
@@ -277,6 +277,64 @@ uint64_t nmmu_model_map_size(const struct nmmu_view *v, uint64_t page);
  */
 void nmmu_model_delta(struct nmmu_delta *d, const struct nmmu_view *v,
 		      uint64_t first, uint64_t n, int64_t sign);
+
+/*
+ * The model with state: which mapping covers each page of a view's slot
+ * now, stepped through what L2 (or L1) and the host do, so that a phase's
+ * expected delta is the change of nmmu_state_counts() across it.  The
+ * rules, read in the 6.1 and 6.12 sources (mmu.c, paging_tmpl.h,
+ * tdp_mmu.c, spte.c):
+ *  - an access with logging off to an unmapped page maps the page's
+ *    nmmu_model_map_size() range (the whole range must be unmapped);
+ *  - with logging on, every fault maps 4K (kvm_mmu_hugepage_adjust()), and
+ *    maps it writable, so the page is dirty even when only read
+ *    (make_spte() marks a writable SPTE's page dirty; the gPTEs are dirty
+ *    and the host page writable after populate);
+ *  - a read of a mapped page never faults; so does a write with logging
+ *    off (KVM makes the SPTE writable in place);
+ *  - a write with logging on to a write-protected huge mapping: the shadow
+ *    MMU (nested) drops the huge SPTE and maps the page at 4K
+ *    (__link_shadow_page() zaps the huge SPTE), as does the TDP MMU before
+ *    6.2 (kvm_tdp_mmu_map() zaps it); since 6.2 the TDP MMU splits it on
+ *    the fault instead (tdp_mmu_split_huge_page() in kvm_tdp_mmu_map()):
+ *    1G into 2M, the written page's 2M into 4K, the new SPTEs write-
+ *    protected copies, only the written page dirty;
+ *  - eager splitting (logging on, eager_page_split=Y) splits every huge
+ *    mapping of the slot to 4K, write-protected (nothing dirty);
+ *  - logging off zaps every mapping smaller than the page's
+ *    nmmu_model_map_size() (kvm_mmu_zap_collapsible_sptes(): only where a
+ *    huge page can be mapped again; a slot's partial head and tail and an
+ *    incongruent slot keep their 4K mappings).
+ */
+enum nmmu_wp_fault {
+	NMMU_WP_FAULT_DROP,	/* the huge SPTE goes, the page maps 4K */
+	NMMU_WP_FAULT_SPLIT,	/* the huge SPTE splits one level at a time, to 4K */
+};
+
+struct nmmu_state {
+	const struct nmmu_view *v;
+	enum nmmu_wp_fault wp_fault;
+	uint8_t *level;		/* per page: 0 unmapped, else its mapping's tdp_level */
+};
+
+/* How this kernel's MMU of the view handles a write to a write-protected huge SPTE. */
+enum nmmu_wp_fault nmmu_wp_fault(const struct nmmu_view *v);
+/* Nothing mapped yet. */
+void nmmu_state_init(struct nmmu_state *m, const struct nmmu_view *v, enum nmmu_wp_fault f);
+void nmmu_state_free(struct nmmu_state *m);
+/* The mappings the state holds, by size. */
+void nmmu_state_counts(const struct nmmu_state *m, struct nmmu_delta *c);
+/*
+ * L2 (or L1) reads or writes pages [first, first + n), with the slot
+ * logging or not.  With dirty set, the pages the accesses make dirty in
+ * KVM's log (written, or faulted in writable) are set in it.
+ */
+void nmmu_state_access(struct nmmu_state *m, uint64_t first, uint64_t n, bool write,
+		       bool logging, unsigned long *dirty);
+/* Every mapping larger than size that intersects pages [first, first + n) splits to size. */
+void nmmu_state_split(struct nmmu_state *m, uint64_t first, uint64_t n, uint64_t size);
+/* Logging off: the collapsible mappings go. */
+void nmmu_state_zap_collapsible(struct nmmu_state *m);
 
 /*
  * End a phase: assert that the counts moved from those at the end of the

@@ -37,7 +37,7 @@ static void usage(const char *prog, int code)
 	printf("usage: %s%s%s%s", prog, c->b.help ? " [-b size]" : "",
 	       c->s.help ? " [-s backing]" : "", c->v.help ? " [-v vcpus]" : "");
 	for (o = c->opts; o && o->letter; o++)
-		printf(" [-%c %s]", o->letter, o->arg);
+		printf(" [-%c%s%s]", o->letter, o->arg ? " " : "", o->arg ? o->arg : "");
 	printf(" [-V] [-h]\n");
 	if (c->about)
 		printf("  %s\n", c->about);
@@ -90,7 +90,8 @@ void nmmu_parse_args(struct nmmu_cli *c, int argc, char *argv[])
 	if (c->v.help)
 		len += snprintf(optstring + len, sizeof(optstring) - len, "v:");
 	for (o = c->opts; o && o->letter; o++)
-		len += snprintf(optstring + len, sizeof(optstring) - len, "%c:", o->letter);
+		len += snprintf(optstring + len, sizeof(optstring) - len, "%c%s", o->letter,
+				o->arg ? ":" : "");
 	snprintf(optstring + len, sizeof(optstring) - len, "Vh");
 
 	while ((opt = getopt(argc, argv, optstring)) != -1) {
@@ -118,8 +119,8 @@ void nmmu_parse_args(struct nmmu_cli *c, int argc, char *argv[])
 			if (opt == o->letter)
 				break;
 		if (o && o->letter) {
-			if (!o->parse(optarg))
-				bad(argv[0], opt, optarg, o->help);
+			if (!o->parse(o->arg ? optarg : NULL))
+				bad(argv[0], opt, o->arg ? optarg : "", o->help);
 			continue;
 		}
 		test_opt_common(opt, usage, argv[0]);
