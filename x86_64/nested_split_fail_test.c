@@ -69,19 +69,23 @@ enum failure {
 struct variant {
 	enum backing_type backing;	/* also L1's leaf size */
 	enum failure fail;
+	bool at_clear;			/* the split of KVM_CLEAR_DIRTY_LOG, not of enabling */
 	const char *what;
 };
 
 static const struct variant variants[] = {
-	{ BACKING_HUGETLB_2M, FAIL_ENOSPC,
+	{ BACKING_HUGETLB_2M, FAIL_ENOSPC, false,
 	  "shadow pages run out half way (KVM_SET_NR_MMU_PAGES): -ENOSPC" },
-	{ BACKING_HUGETLB_1G, FAIL_ENOSPC,
+	{ BACKING_HUGETLB_2M, FAIL_ENOSPC, true,
+	  "KVM_CLEAR_DIRTY_LOG (manual protect, initially set): shadow pages run out "
+	  "half way (KVM_SET_NR_MMU_PAGES): -ENOSPC" },
+	{ BACKING_HUGETLB_1G, FAIL_ENOSPC, false,
 	  "the 1G split succeeds, shadow pages run out half way through its 2M "
 	  "splits (KVM_SET_NR_MMU_PAGES): -ENOSPC" },
-	{ BACKING_HUGETLB_2M, FAIL_ENOMEM,
+	{ BACKING_HUGETLB_2M, FAIL_ENOMEM, false,
 	  "the split caches run dry under a memory cgroup limit after the "
 	  "cached shadow pages: -ENOMEM" },
-	{ BACKING_HUGETLB_1G, FAIL_ENOMEM,
+	{ BACKING_HUGETLB_1G, FAIL_ENOMEM, false,
 	  "the 1G split cannot top up its caches under a memory cgroup limit: -ENOMEM" },
 };
 
@@ -102,6 +106,7 @@ struct split_log {
 	uint64_t ok[4], failed[4];	/* final results by level of the huge SPTE */
 	uint64_t eagain;
 	uint64_t twice;			/* huge pages with two final results */
+	bool refail;			/* a failed page may fail again (each CLEAR word tries) */
 	uint64_t outside;		/* events outside A or at an unexpected level */
 	uint64_t unparsed;
 	int want_errno;
@@ -148,7 +153,7 @@ static void split_event(const char *fields, void *arg)
 		return;
 	}
 	slot = &l->range[off / PAGES_2M];
-	l->twice += *slot != 0;
+	l->twice += *slot != 0 && !(l->refail && *slot < 0 && result < 0);
 	*slot = (int8_t)result;
 }
 
@@ -242,7 +247,13 @@ static void setup(struct run *r)
 		size = (SPLIT_PAGE_CAPACITY - PRIMER_HUGE + ENOMEM_BEYOND) * SZ_2M;
 	r->nr_huge = size / r->huge_size;
 
+	if (v->at_clear)
+		TEST_REQUIRE(kvm_has_manual_protect(true),
+			     "KVM lacks KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2 with INITIALLY_SET");
+
 	nmmu_create(&r->f);
+	if (v->at_clear)
+		vm_manual_protect_enable(r->f.vm, true);
 	r->a = nmmu_slot_require(&r->f, SLOT_A, GPA_A, size, v->backing);
 	r->va = nmmu_view_add(&r->f, r->a, 0, L2_GPA_A,
 			      v->backing == BACKING_HUGETLB_1G ? TDP_1G : TDP_2M);
@@ -305,7 +316,20 @@ static void enable_enospc(struct run *r, uint64_t *want)
 
 	set_nr_mmu_pages(r, limit);
 	trace_start(r);
-	vm_dirty_log_enable(r->f.vm, SLOT_A);
+	if (r->v->at_clear) {
+		/*
+		 * One CLEAR of the whole slot: each 64-page word splits the
+		 * huge page it lies in (kvm_arch_mmu_enable_log_dirty_pt_masked),
+		 * so a huge page that cannot be split is tried once per word.
+		 */
+		unsigned long *bits = bitmap_zalloc(r->a->nr_pages);
+
+		bitmap_fill_range(bits, 0, r->a->nr_pages);
+		vm_dirty_log_clear(r->f.vm, SLOT_A, bits, 0, (uint32_t)r->a->nr_pages);
+		free(bits);
+	} else {
+		vm_dirty_log_enable(r->f.vm, SLOT_A);
+	}
 	trace_collect(r, &r->log);
 	/* Before L2 runs again: faults at the limit would zap shadow pages. */
 	set_nr_mmu_pages(r, NR_MMU_PAGES_AMPLE);
@@ -442,6 +466,14 @@ static void failing_split(struct run *r)
 
 	test_check("enable");
 	log_reset(r, l, r->a, v->fail == FAIL_ENOSPC ? -ENOSPC : -ENOMEM);
+	l->refail = v->at_clear;
+	if (v->at_clear) {
+		/* With INITIALLY_SET, enabling splits nothing and protects nothing. */
+		vm_dirty_log_enable(r->f.vm, SLOT_A);
+		nmmu_phase_end(&r->f, "enable logging with INITIALLY_SET",
+			       &(struct nmmu_delta){ 0 });
+		test_check("clear");
+	}
 	if (v->fail == FAIL_ENOSPC)
 		enable_enospc(r, &want);
 	else
@@ -469,16 +501,19 @@ static void failing_split(struct run *r)
 	/* After a split 1G page every 2M range is attempted; else none. */
 	nr_last = r->huge_size == SZ_2M ? r->nr_huge : l->result_1g > 0 ? SZ_1G / SZ_2M : 0;
 	last_ok = l->ok[2];
-	last_failed = l->failed[2];
-	for (i = 0; i < (nr_last ? l->nr_ranges : 0); i++)
+	last_failed = 0;
+	for (i = 0; i < (nr_last ? l->nr_ranges : 0); i++) {
 		missing += !l->range[i];
+		last_failed += l->range[i] < 0;
+	}
 	TEST_ASSERT(!missing && last_ok + last_failed == nr_last,
 		    "%s: expected a final split result for each of the %lu 2M mappings, "
 		    "found %lu successes and %lu failures (%lu without a result)", r->desc,
 		    nr_last, last_ok, last_failed, missing);
-	ksft_print_msg("%s: %lu 1G and %lu 2M splits succeeded, %lu 1G and %lu 2M failed, "
-		       "%lu mmu_lock drops (-EAGAIN)\n", r->desc, l->ok[3], l->ok[2],
-		       l->failed[3], l->failed[2], l->eagain);
+	ksft_print_msg("%s: %lu 1G and %lu 2M splits succeeded, %lu 1G and %lu 2M mappings "
+		       "failed (%lu failed attempts), %lu mmu_lock drops (-EAGAIN)\n", r->desc,
+		       l->ok[3], l->ok[2], l->failed[3], last_failed,
+		       l->failed[2] + l->failed[3], l->eagain);
 	TEST_ASSERT(l->failed[2] + l->failed[3] > 0,
 		    "%s: no split failed: the limit did not bite (%lu splits succeeded)",
 		    r->desc, l->ok[2] + l->ok[3]);
@@ -501,8 +536,8 @@ static void failing_split(struct run *r)
 	}
 	nmmu_delta_maps(&d, SZ_2M, -(int64_t)last_ok);
 	nmmu_delta_maps(&d, SZ_4K, (int64_t)last_ok * PAGES_2M);
-	snprintf(phase, sizeof(phase), "%s, enable dirty logging: %lu 2M splits at 4K, "
-		 "the failed mappings still huge", r->desc, last_ok);
+	snprintf(phase, sizeof(phase), "%s, %s: %lu 2M splits at 4K, the failed mappings "
+		 "still huge", r->desc, v->at_clear ? "CLEAR" : "enable dirty logging", last_ok);
 	nmmu_phase_end(&r->f, phase, &d);
 }
 
