@@ -19,6 +19,13 @@ enum l2_op {
 	L2_OP_CHECK,
 	/* Write tag ^ page index to the pages of an index list. */
 	L2_OP_WRITE_LIST,
+	/*
+	 * Until the host sets stop: write k = seq + 1, seq + 2, ... stores
+	 * tag ^ k into page first + k % nr_pages and then publishes k in
+	 * seq; a ucall every NESTED_WORKER_LOOP_BATCH writes keeps each
+	 * KVM_RUN short (see nested_worker_loop()).
+	 */
+	L2_OP_WRITE_LOOP,
 };
 
 /* One command, in L1 memory; page indices count from gva. */
@@ -31,6 +38,8 @@ struct l2_cmd {
 	gva_t list;		/* L2_OP_WRITE_LIST: uint32_t page indices */
 	uint64_t list_len;
 	uint64_t calls;		/* l2_call()s L2 makes while executing */
+	uint64_t seq;		/* L2_OP_WRITE_LOOP: the last write completed */
+	uint64_t stop;		/* L2_OP_WRITE_LOOP: set by the host */
 };
 
 #define NESTED_WORKER_MAX_VCPUS	8
@@ -78,6 +87,19 @@ void nested_worker_run_all(struct nested_worker *w, enum l2_op op, gva_t gva,
  * safe on emulators that don't preempt a spinning guest.
  */
 void nested_worker_run_parallel(struct nested_worker *w, const struct l2_cmd *cmds);
+
+/*
+ * L2_OP_WRITE_LOOP on one vCPU: run it until L2 has seen
+ * nested_worker_loop_stop(), or, with max_batches, until L2 made that many
+ * batches of writes.  Returns the last write's sequence number.  Meant for
+ * a host thread of its own while another reads nested_worker_loop_seq().
+ */
+#define NESTED_WORKER_LOOP_BATCH	64
+uint64_t nested_worker_loop(struct nested_worker *w, int vcpu, const struct l2_cmd *cmd,
+			    uint64_t max_batches);
+void nested_worker_loop_stop(struct nested_worker *w, int vcpu);
+/* The sequence number of the last write L2 completed, as L2 published it. */
+uint64_t nested_worker_loop_seq(struct nested_worker *w, int vcpu);
 
 /* Host side of L2_OP_WRITE_LIST: the list buffer of a vCPU. */
 uint32_t *nested_worker_list(struct nested_worker *w, int vcpu);
