@@ -35,7 +35,7 @@ static void sym##_run(unsigned int i) { table[i].fn(); }		\
 const struct unit_suite sym = { ARRAY_SIZE(table), sym##_name, sym##_run }
 
 extern const struct unit_suite unit_parse, unit_backing, unit_stats, unit_stats_corruption,
-	unit_guest_printf, unit_bitmap, unit_knobs, unit_variant, unit_leftovers;
+	unit_guest_printf, unit_bitmap, unit_knobs, unit_variant, unit_leftovers, unit_model;
 
 /*
  * The fake system every test that touches knobs works on: a tmpfs, in a
