@@ -183,7 +183,7 @@ static void variant_name(const void *p, char *buf, size_t len)
 }
 
 /*
- * The default set, a few seconds each under TCG: every small geometry
+ * The default set, under a second each under TCG: every small geometry
  * three times, the backing, the leaf and eager_page_split rotating so
  * that each geometry meets both MMUs and both eager settings, and each
  * backing and leaf meets several geometries.
@@ -336,7 +336,7 @@ static void read_after_enable(struct run *r)
 	test_check("read-after-split");
 	nmmu_check(&r->f, r->a, 1);
 	model_access(r, &r->ma, 0, r->a->slot->nr_pages, false);
-	phase_end(r, "L2 reads all of A after logging went on");
+	phase_end(r, "reads of all of A after logging went on");
 	test_check("read-dirty");
 	nmmu_assert_dirty(&r->f, r->a->slot, "reads of A after logging went on", NULL);
 }
@@ -409,7 +409,7 @@ static void reread(struct run *r)
 		}
 		from = to + 1;
 	}
-	phase_end(r, "L2 reads the pages of A not written since populate");
+	phase_end(r, "reads of the pages of A not written since populate");
 	test_check("reread-dirty");
 	nmmu_assert_dirty(&r->f, r->a->slot, "reads of A's unwritten pages", NULL);
 }
@@ -429,10 +429,10 @@ static void huge_return(struct run *r)
 	nmmu_write(&r->f, r->a, 4);
 	nmmu_check(&r->f, r->a, 4);
 	model_access(r, &r->ma, 0, r->a->slot->nr_pages, true);
-	phase_end(r, "logging off, L2 writes A: huge again where the model allows");
+	phase_end(r, "logging off, writes to A: huge again where the model allows");
 	/* B saw none of it. */
 	nmmu_check(&r->f, r->b, 1);
-	phase_end(r, "L2 reads B");
+	phase_end(r, "reads of B");
 }
 
 static void run_variant(void *arg)
