@@ -18,12 +18,13 @@
  * whose last set bit is the first page of the next huge page, the slot's
  * first and last words), plus seeded random words and masks.  After each
  * CLEAR the mapping counts change exactly as a model of the slot's
- * mappings says; then L2 reads the pages of the split (or, with
- * eager_page_split=N, write-protected) huge pages and finds what it wrote
- * there, writes each cleared page and a few others, and the next
+ * mappings says; then L2 reads the split (or, with eager_page_split=N,
+ * write-protected) huge pages around the first and last cleared page (the
+ * whole 2M range, a 1G page's first and last page) and finds what it
+ * wrote there, writes each cleared page and a few others, and the next
  * KVM_GET_DIRTY_LOG reports exactly the pages still dirty plus those
- * written: no write may be lost.  With eager_page_split=N the pages of the
- * huge mappings broken by the write faults are read again afterwards (the
+ * written: no write may be lost.  With eager_page_split=N a sample of the
+ * huge mappings broken by the write faults is read again afterwards (the
  * lazy split keeps every translation), and the counts of the L2 phase
  * follow the model too.
  */
