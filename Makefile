@@ -44,6 +44,7 @@ TEST_GEN_PROGS_x86_64 += x86_64/nested_dirty_exact_test
 TEST_GEN_PROGS_x86_64 += x86_64/nested_geometry_test
 TEST_GEN_PROGS_x86_64 += x86_64/nested_split_fail_test
 TEST_GEN_PROGS_x86_64 += x86_64/nested_dirty_race_test
+TEST_GEN_PROGS_x86_64 += x86_64/nested_clear_mask_test
 
 # Built with the suite, never run by run_tests: the benchmark (make bench).
 TEST_GEN_PROGS_EXTENDED_x86_64 := x86_64/nested_dirty_log_perf
