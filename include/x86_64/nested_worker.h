@@ -19,6 +19,19 @@ enum l2_op {
 	L2_OP_CHECK,
 	/* Write tag ^ page index to the pages of an index list. */
 	L2_OP_WRITE_LIST,
+	/*
+	 * Until the host sets stop: write k = seq + 1, seq + 2, ... stores
+	 * tag ^ k into page first + k % nr_pages and then publishes k in
+	 * seq; a ucall every NESTED_WORKER_LOOP_BATCH writes keeps each
+	 * KVM_RUN short (see nested_worker_loop()).
+	 */
+	L2_OP_WRITE_LOOP,
+	/*
+	 * Touch every page of the range, as upstream's memstress guest does:
+	 * write tag ^ page index to the pages of the index list (ascending
+	 * page indices within the range), read the first word of the others.
+	 */
+	L2_OP_ACCESS,
 };
 
 /* One command, in L1 memory; page indices count from gva. */
@@ -28,9 +41,11 @@ struct l2_cmd {
 	uint64_t nr_pages;	/* range length, in 4K pages */
 	uint64_t first;		/* first page index this vCPU handles */
 	uint64_t tag;
-	gva_t list;		/* L2_OP_WRITE_LIST: uint32_t page indices */
+	gva_t list;		/* L2_OP_WRITE_LIST, L2_OP_ACCESS: uint32_t page indices */
 	uint64_t list_len;
 	uint64_t calls;		/* l2_call()s L2 makes while executing */
+	uint64_t seq;		/* L2_OP_WRITE_LOOP: the last write completed */
+	uint64_t stop;		/* L2_OP_WRITE_LOOP: set by the host */
 };
 
 #define NESTED_WORKER_MAX_VCPUS	8
@@ -79,7 +94,20 @@ void nested_worker_run_all(struct nested_worker *w, enum l2_op op, gva_t gva,
  */
 void nested_worker_run_parallel(struct nested_worker *w, const struct l2_cmd *cmds);
 
-/* Host side of L2_OP_WRITE_LIST: the list buffer of a vCPU. */
+/*
+ * L2_OP_WRITE_LOOP on one vCPU: run it until L2 has seen
+ * nested_worker_loop_stop(), or, with max_batches, until L2 made that many
+ * batches of writes.  Returns the last write's sequence number.  Meant for
+ * a host thread of its own while another reads nested_worker_loop_seq().
+ */
+#define NESTED_WORKER_LOOP_BATCH	64
+uint64_t nested_worker_loop(struct nested_worker *w, int vcpu, const struct l2_cmd *cmd,
+			    uint64_t max_batches);
+void nested_worker_loop_stop(struct nested_worker *w, int vcpu);
+/* The sequence number of the last write L2 completed, as L2 published it. */
+uint64_t nested_worker_loop_seq(struct nested_worker *w, int vcpu);
+
+/* Host side of L2_OP_WRITE_LIST and L2_OP_ACCESS: the list buffer of a vCPU. */
 uint32_t *nested_worker_list(struct nested_worker *w, int vcpu);
 
 #endif /* SELFTEST_X86_NESTED_WORKER_H */

@@ -9,7 +9,7 @@
 static void l2_worker_exec(struct l2_cmd *c)
 {
 	uint32_t *list = (uint32_t *)c->list;
-	uint64_t i, page, done = 0;
+	uint64_t i, page, done = 0, next = 0;
 
 	c->calls = 0;
 	for (i = 0; ; i++) {
@@ -28,14 +28,37 @@ static void l2_worker_exec(struct l2_cmd *c)
 			GUEST_ASSERT_MSG(*p == l2_page_value(c->tag, page),
 					 "page %lu at GVA 0x%lx: expected 0x%lx, found 0x%lx",
 					 page, (uint64_t)p, l2_page_value(c->tag, page), *p);
-		else
+		else if (c->op != L2_OP_ACCESS)
 			*p = l2_page_value(c->tag, page);
+		else if (next < c->list_len && list[next] == page)
+			*p = l2_page_value(c->tag, list[next++]);
+		else
+			(void)*p;
 
 		/* Exits to L1 along the way: L1 must resume L2 where it was. */
 		if (++done % L2_CHUNK_PAGES == 0) {
 			l2_call(done);
 			c->calls++;
 		}
+	}
+}
+
+/*
+ * Writes in a loop, each published (x86 keeps stores in order, so the host
+ * that reads seq = k also finds write k in memory); a ucall per batch lets
+ * the host thread run and the emulators switch vCPUs.
+ */
+static void l2_write_loop(struct l2_cmd *c)
+{
+	volatile struct l2_cmd *vc = c;
+	uint64_t k = vc->seq, n = 0;
+
+	while (!vc->stop) {
+		k++;
+		*(volatile uint64_t *)(c->gva + (c->first + k % c->nr_pages) * SZ_4K) = c->tag ^ k;
+		vc->seq = k;
+		if (++n % NESTED_WORKER_LOOP_BATCH == 0)
+			GUEST_SYNC(1);
 	}
 }
 
@@ -53,7 +76,10 @@ static void l2_worker(struct l2_cmd *c, gva_t warm, gva_t list)
 	l2_call(0);
 	for (;;) {
 		GUEST_SYNC(0);
-		l2_worker_exec(c);
+		if (c->op == L2_OP_WRITE_LOOP)
+			l2_write_loop(c);
+		else
+			l2_worker_exec(c);
 	}
 }
 
@@ -117,12 +143,12 @@ uint32_t *nested_worker_list(struct nested_worker *w, int vcpu)
 void nested_worker_run(struct nested_worker *w, int vcpu, const struct l2_cmd *cmd)
 {
 	struct l2_cmd *c = &w->cmds[vcpu];
+	bool has_list = cmd->op == L2_OP_WRITE_LIST || cmd->op == L2_OP_ACCESS;
 	struct ucall uc;
 
-	TEST_ASSERT(cmd->op != L2_OP_WRITE_LIST || cmd->list_len <= NESTED_WORKER_LIST_MAX,
-		    "page list too long");
+	TEST_ASSERT(!has_list || cmd->list_len <= NESTED_WORKER_LIST_MAX, "page list too long");
 	*c = *cmd;
-	if (c->op == L2_OP_WRITE_LIST)
+	if (has_list)
 		c->list = w->lists_gva[vcpu];
 	TEST_ASSERT_EQ(vcpu_run_ucall(w->vcpus[vcpu], &uc), UCALL_SYNC,
 		       "ucall from the L2 worker");
@@ -144,6 +170,37 @@ void nested_worker_run_all(struct nested_worker *w, enum l2_op op, gva_t gva,
 
 		nested_worker_run(w, i, &c);
 	}
+}
+
+uint64_t nested_worker_loop(struct nested_worker *w, int vcpu, const struct l2_cmd *cmd,
+			    uint64_t max_batches)
+{
+	struct l2_cmd *c = &w->cmds[vcpu];
+	uint64_t batches = 0;
+	struct ucall uc;
+
+	TEST_ASSERT(cmd->op == L2_OP_WRITE_LOOP && cmd->nr_pages,
+		    "nested_worker_loop() takes an L2_OP_WRITE_LOOP over at least one page");
+	*c = *cmd;
+	for (;;) {
+		TEST_ASSERT_EQ(vcpu_run_ucall(w->vcpus[vcpu], &uc), UCALL_SYNC,
+			       "ucall from the L2 write loop");
+		if (!uc.args[0])
+			break;
+		if (max_batches && ++batches == max_batches)
+			nested_worker_loop_stop(w, vcpu);
+	}
+	return __atomic_load_n(&c->seq, __ATOMIC_ACQUIRE);
+}
+
+void nested_worker_loop_stop(struct nested_worker *w, int vcpu)
+{
+	__atomic_store_n(&w->cmds[vcpu].stop, 1, __ATOMIC_RELEASE);
+}
+
+uint64_t nested_worker_loop_seq(struct nested_worker *w, int vcpu)
+{
+	return __atomic_load_n(&w->cmds[vcpu].seq, __ATOMIC_ACQUIRE);
 }
 
 struct worker_batch {
