@@ -75,10 +75,10 @@ struct variant {
 
 static const struct variant variants[] = {
 	{ BACKING_HUGETLB_2M, FAIL_ENOSPC, false,
-	  "shadow pages run out half way (KVM_SET_NR_MMU_PAGES): -ENOSPC" },
+	  "shadow pages run out part way (KVM_SET_NR_MMU_PAGES): -ENOSPC" },
 	{ BACKING_HUGETLB_2M, FAIL_ENOSPC, true,
 	  "KVM_CLEAR_DIRTY_LOG (manual protect, initially set): shadow pages run out "
-	  "half way (KVM_SET_NR_MMU_PAGES): -ENOSPC" },
+	  "part way (KVM_SET_NR_MMU_PAGES): -ENOSPC" },
 	{ BACKING_HUGETLB_1G, FAIL_ENOSPC, false,
 	  "the 1G split succeeds, shadow pages run out half way through its 2M "
 	  "splits (KVM_SET_NR_MMU_PAGES): -ENOSPC" },
