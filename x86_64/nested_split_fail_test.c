@@ -191,14 +191,13 @@ static void trace_collect(struct run *r, struct split_log *l)
 		    l->unparsed, SPLIT_EVENT);
 }
 
-static void log_reset(struct run *r, struct split_log *l, struct nmmu_slot *s, int want_errno)
+static void log_reset(struct split_log *l, struct nmmu_slot *s, int want_errno)
 {
 	free(l->range);
 	*l = (struct split_log){ .base = s->gpa / SZ_4K, .nr_ranges = s->size / SZ_2M,
 				 .want_errno = want_errno };
 	l->range = calloc(l->nr_ranges, sizeof(*l->range));
 	TEST_ASSERT(l->range, "out of memory");
-	(void)r;
 }
 
 static void setup(struct run *r)
@@ -441,7 +440,7 @@ static void primer(struct run *r)
 	struct nmmu_delta d = { 0 };
 
 	test_check("primer");
-	log_reset(r, &l, r->p, 0);
+	log_reset(&l, r->p, 0);
 	trace_start(r);
 	vm_dirty_log_enable(r->f.vm, SLOT_P);
 	trace_collect(r, &l);
@@ -465,7 +464,7 @@ static void failing_split(struct run *r)
 	char phase[320];
 
 	test_check("enable");
-	log_reset(r, l, r->a, v->fail == FAIL_ENOSPC ? -ENOSPC : -ENOMEM);
+	log_reset(l, r->a, v->fail == FAIL_ENOSPC ? -ENOSPC : -ENOMEM);
 	l->refail = v->at_clear;
 	if (v->at_clear) {
 		/* With INITIALLY_SET, enabling splits nothing and protects nothing. */
