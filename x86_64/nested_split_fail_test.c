@@ -92,7 +92,7 @@ static const struct variant variants[] = {
 static struct nmmu_cli cli = {
 	.about = "nested eager splits that fail (-ENOSPC, -ENOMEM) fall back to "
 		 "write protection and lose no write",
-	.b = { "slot size of the hugetlb2m -ENOSPC variant", 256ULL << 20,
+	.b = { "slot size of the hugetlb2m -ENOSPC variants", 128ULL << 20,
 	       .min = 128ULL << 20, .max = SZ_1G },
 	.verbose = "print page count changes per phase and every failed split",
 };
