@@ -304,7 +304,7 @@ static void log_enable(struct race *r, bool on)
  */
 static void harvest(struct race *r, const char *phase)
 {
-	uint64_t before[NESTED_WORKER_MAX_VCPUS], b[NESTED_WORKER_MAX_VCPUS], p;
+	uint64_t before[NESTED_WORKER_MAX_VCPUS], p;
 	uint64_t nr_pages = r->a->nr_pages, words = DIV_ROUND_UP(nr_pages, 64), w, n = 0;
 	bool first = !r->harvest++;
 
@@ -324,7 +324,6 @@ static void harvest(struct race *r, const char *phase)
 		}
 	}
 	ioctl_end(r, before);
-	memcpy(b, before, sizeof(b));
 
 	for (p = 0; p < nr_pages; p++) {
 		bool dirty = bitmap_test(r->buf, p);
@@ -345,7 +344,7 @@ static void harvest(struct race *r, const char *phase)
 		}
 		if (dirty)
 			r->cover[p] = r->after[o];
-		k = last_write(r, o, p, b[o]);
+		k = last_write(r, o, p, before[o]);
 		/*
 		 * Write k finished before GET was called.  A harvest that
 		 * reported the page covers it unless it returned before write
