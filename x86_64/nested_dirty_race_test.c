@@ -28,10 +28,11 @@
  * only" variant disables that quirk (6.12+), so that a deletion or move
  * goes through the zap of the slot's own rmaps and shadow pages.
  *
- * Before each ioctl the host waits until every writer made a batch of
- * writes since the last one (failing if one stalls), so that each
- * harvest has new writes to find; the writes made during the ioctls are
- * counted and printed per phase (none on a one-CPU host).
+ * Before each ioctl the host waits until every writer went once through
+ * all its pages since the last one (failing if one stalls): each harvest
+ * then has every page to report, and a page that a racing ioctl left
+ * writable but clean is written, unlogged, before the next GET.  The
+ * writes made during the ioctls are counted and printed per phase.
  */
 #include <pthread.h>
 #include <sys/mman.h>
@@ -183,7 +184,7 @@ static void *writer_fn(void *p)
 	return NULL;
 }
 
-/* Wait until every writer has made min writes since s[]; not doing so fails the phase. */
+/* Wait until every writer has made min writes since s[]; a writer that stalls fails the phase. */
 static void wait_writes(struct race *r, const uint64_t *s, uint64_t min, const char *phase)
 {
 	uint64_t deadline = now_ns() + WAIT_NS;
@@ -281,7 +282,7 @@ static void log_enable(struct race *r, bool on)
 	uint64_t before[NESTED_WORKER_MAX_VCPUS];
 
 	if (r->running)
-		wait_writes(r, r->after, NESTED_WORKER_LOOP_BATCH, on ? "enable" : "disable");
+		wait_writes(r, r->after, r->slice, on ? "enable" : "disable");
 	ioctl_begin(r, before);
 	if (on)
 		vm_dirty_log_enable(r->f.vm, SLOT_A);
@@ -304,12 +305,12 @@ static void log_enable(struct race *r, bool on)
  */
 static void harvest(struct race *r, const char *phase)
 {
-	uint64_t before[NESTED_WORKER_MAX_VCPUS], b[NESTED_WORKER_MAX_VCPUS], p;
+	uint64_t before[NESTED_WORKER_MAX_VCPUS], p;
 	uint64_t nr_pages = r->a->nr_pages, words = DIV_ROUND_UP(nr_pages, 64), w, n = 0;
 	bool first = !r->harvest++;
 
 	if (r->running)
-		wait_writes(r, r->after, NESTED_WORKER_LOOP_BATCH, phase);
+		wait_writes(r, r->after, r->slice, phase);
 	ioctl_begin(r, before);
 	vm_dirty_log_get(r->f.vm, SLOT_A, r->buf);
 	if (r->v->manual) {
@@ -324,7 +325,6 @@ static void harvest(struct race *r, const char *phase)
 		}
 	}
 	ioctl_end(r, before);
-	memcpy(b, before, sizeof(b));
 
 	for (p = 0; p < nr_pages; p++) {
 		bool dirty = bitmap_test(r->buf, p);
@@ -345,7 +345,7 @@ static void harvest(struct race *r, const char *phase)
 		}
 		if (dirty)
 			r->cover[p] = r->after[o];
-		k = last_write(r, o, p, b[o]);
+		k = last_write(r, o, p, before[o]);
 		/*
 		 * Write k finished before GET was called.  A harvest that
 		 * reported the page covers it unless it returned before write
@@ -551,7 +551,7 @@ static void delete_phase(struct race *r)
 	writers_start(r, "delete");
 	harvest(r, "delete");
 	harvest(r, "delete");
-	wait_writes(r, r->after, NESTED_WORKER_LOOP_BATCH, "delete");
+	wait_writes(r, r->after, r->slice, "delete");
 	ioctl_begin(r, before);
 	memslot_delete(r->f.vm, SLOT_B);
 	ioctl_end(r, before);
@@ -576,7 +576,7 @@ static void move_phase(struct race *r)
 	writers_start(r, "move");
 	harvest(r, "move");
 	harvest(r, "move");
-	wait_writes(r, r->after, NESTED_WORKER_LOOP_BATCH, "move");
+	wait_writes(r, r->after, r->slice, "move");
 	ioctl_begin(r, before);
 	memslot_move(r->f.vm, SLOT_C, GPA_B);
 	ioctl_end(r, before);
