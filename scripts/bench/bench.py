@@ -44,7 +44,6 @@ UPSTREAM_BACKING = {"thp": "anonymous_thp", "hugetlb2m": "anonymous_hugetlb_2mb"
 # Seconds per test before the emulator's slow-down factor (vmtest scales it).
 TEST_TIMEOUT = 300
 EAGER_PARAM = "/sys/module/kvm/parameters/eager_page_split"
-KVM_DEBUGFS = "/sys/kernel/debug/kvm"
 SUMMARY = ["populate", "enable", "pass_initially_set", "first_pass", "later_passes",
            "get", "clear", "disable", "repopulate"]
 KERNEL_ONLY = ["enable", "get", "clear", "disable"]
@@ -157,38 +156,17 @@ def cmd_plan(a):
             eagers = {"on": ["Y"], "off": ["N"], "both": ["Y", "N"]}[cfg["e"]]
             body = ["#!/bin/sh",
                     "# Upstream's peer, once per eager_page_split value; the",
-                    "# parameter is restored on exit.  With trace=yes its output",
-                    "# (unbuffered) goes through a reader that, after populate and",
-                    "# after each pass, prints KVM's counters summed over the live",
-                    "# VMs (only the peer's): its vCPUs wait in user space then, so",
-                    "# the difference between two lines is one pass's faults (the",
-                    "# reader costs CPU time: trace=no lines are the timings).",
+                    "# parameter is restored on exit.",
                     f"p={EAGER_PARAM}",
-                    f"k={KVM_DEBUGFS}",
                     "old=$(cat $p) || exit 4",
                     "trap 'echo $old >$p' EXIT",
-                    "counters() {",
-                    "	for s in pf_taken pf_fixed pages_4k pages_2m; do",
-                    "		printf ' %s %s' $s \"$(cat $k/$s 2>/dev/null || echo -1)\"",
-                    "	done",
-                    "}",
                     "rc=0"]
             for e in eagers:
                 body += [f"echo {e} >$p || exit 4",
-                         f"echo 'bench-begin: {up} eager_page_split={e}'"]
-                if cfg["trace"] == "yes":
-                    body += [f"{{ ./dirty_log_perf_test {shlex.join(uargs)}; echo $? >up-rc; }} |",
-                             "\twhile IFS= read -r line; do",
-                             "\t\techo \"$line\"",
-                             "\t\tcase $line in",
-                             "\t\t*'Populate memory time'* | *'dirty memory time'*)",
-                             "\t\t\techo \"bench-counters:$(counters)\" ;;",
-                             "\t\tesac",
-                             "\tdone",
-                             "r=$(cat up-rc)"]
-                else:
-                    body += [f"./dirty_log_perf_test {shlex.join(uargs)}", "r=$?"]
-                body += [f"echo \"bench-end: {up} eager_page_split={e} $r\"",
+                         f"echo 'bench-begin: {up} eager_page_split={e}'",
+                         f"./dirty_log_perf_test {shlex.join(uargs)}",
+                         "r=$?",
+                         f"echo \"bench-end: {up} eager_page_split={e} $r\"",
                          "[ $r -eq 0 ] || rc=$r"]
             body.append("exit $rc")
             write_script(os.path.join(a.bindir, up), "\n".join(body) + "\n")
@@ -285,7 +263,7 @@ def upstream_runs(block, entry, meta):
     for line in block["lines"]:
         m = re.match(r"bench-begin: \S+ eager_page_split=([YN])$", line)
         if m:
-            cur, eager, counters = [], m.group(1) == "Y", []
+            cur, eager = [], m.group(1) == "Y"
             continue
         m = re.match(r"bench-end: \S+ eager_page_split=[YN] (\d+)$", line)
         if m and cur is not None:
@@ -297,30 +275,12 @@ def upstream_runs(block, entry, meta):
                    "aliases": 1, "exit_code": rc, "args": entry["upstream_args"]}
             if rc == 0 and cur:
                 run["detail"] = [{"phase": n, "seconds": s} for n, s in cur]
-                # Each pass's counter changes, from the reader's lines.
-                prev = None
-                for name, c in counters:
-                    d = phase_detail(run, name)
-                    if d and prev and all(v >= 0 for v in list(c.values()) + list(prev.values())):
-                        d.update(pf_taken=c["pf_taken"] - prev["pf_taken"],
-                                 pf_fixed=c["pf_fixed"] - prev["pf_fixed"],
-                                 d4k_since_previous=c["pages_4k"] - prev["pages_4k"],
-                                 d2m_since_previous=c["pages_2m"] - prev["pages_2m"])
-                    elif d and all(v >= 0 for v in c.values()):
-                        d.update(pf_taken=c["pf_taken"], pf_fixed=c["pf_fixed"])
-                    prev = c
                 run["phases"] = summarize(run["detail"], cfg["m"] == "clear")
                 run["iterations"] = sum(1 for n, _ in cur if n.startswith("pass_"))
             runs.append(run)
             cur = None
             continue
         if cur is None:
-            continue
-        m = re.match(r"bench-counters:((?: \S+ -?\d+)+)$", line)
-        if m and cur:
-            vals = m.group(1).split()
-            counters.append((cur[-1][0], {vals[i]: int(vals[i + 1])
-                                          for i in range(0, len(vals), 2)}))
             continue
         for pat, name in UP_PATTERNS:
             m = re.search(pat, line)
@@ -599,15 +559,6 @@ def table(runs, res):
                 line += (f"{fmt(v[2])}{fmt(v[3])}{fmt(ratio(v[3], v[2]), 8)}"
                          f"{fmt(ratio(v[0], v[2]))}{fmt(ratio(v[1], v[3]))}")
             out.append(line)
-        # Upstream's faults per pass, from the counters its wrapper read.
-        for c in cols[2:]:
-            r = g.get(c)
-            for d in r.get("detail", []) if r else []:
-                if "pf_taken" in d and d["phase"].startswith("pass_"):
-                    out.append(f"    up eager={'Y' if c[1] else 'N'} {d['phase']:<8} faults "
-                               f"{d['pf_taken']}, 4K {d['d4k_since_previous']:+d} 2M "
-                               f"{d['d2m_since_previous']:+d} (since the previous pass, "
-                               f"enable included)")
         # What explains the enable and first-pass times.
         for c in cols[:2]:
             r = g.get(c)
