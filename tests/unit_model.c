@@ -201,6 +201,11 @@ static void test_state_cycle(void)
 	nmmu_state_access(&m, 0, nr, false, true, dirty);
 	CHECK(bitmap_weight(dirty, nr) == 0, "reads of mapped pages made %lu pages dirty",
 	      bitmap_weight(dirty, nr));
+	m.recover = true;
+	nmmu_state_zap_collapsible(&m);
+	expect_state("recover: head and tail stay 4K, the 2M return", &m, 528, 2, 0);
+	m.recover = false;
+	nmmu_state_split(&m, 0, nr, SZ_4K);
 	nmmu_state_zap_collapsible(&m);
 	expect_state("logging off: head and tail stay", &m, 528, 0, 0);
 	nmmu_state_access(&m, 0, nr, true, false, NULL);
@@ -254,6 +259,17 @@ static void test_state_faults(void)
 	expect_state("split: a write in another 2M", &m, 1024, 510, 0);
 	nmmu_state_zap_collapsible(&m);
 	expect_state("split: logging off zaps all", &m, 0, 0, 0);
+	/* Since 6.13 the TDP MMU recovers the huge mapping in place instead. */
+	nmmu_state_access(&m, 0, nr, true, false, NULL);
+	nmmu_state_split(&m, 0, nr, SZ_4K);
+	m.recover = true;
+	nmmu_state_zap_collapsible(&m);
+	expect_state("recover: logging off makes the 1G again", &m, 0, 0, 1);
+	m.recover = false;
+	nmmu_state_zap_collapsible(&m);
+	expect_state("nothing left to zap", &m, 0, 0, 1);
+	nmmu_state_split(&m, 0, nr, SZ_4K);
+	nmmu_state_zap_collapsible(&m);
 	/* A split to 2M (as CLEAR does to a 1G mapping), then of one 2M range to 4K. */
 	nmmu_state_access(&m, 0, nr, true, false, NULL);
 	nmmu_state_split(&m, 5, 1, SZ_2M);

@@ -25,7 +25,8 @@
  *               values; a read that faults a page in while logging maps it
  *               writable, and KVM logs it dirty: the log must say so;
  *   disable     logging off zaps exactly the collapsible mappings (not a
- *               partial head or tail, not an incongruent slot);
+ *               partial head or tail, not an incongruent slot), or, in the
+ *               TDP MMU since 6.13, makes them huge in place;
  *   huge-return writes to A map huge again what the model allows.
  */
 #include "x86_64/kvm_caps.h"
@@ -292,8 +293,8 @@ static void setup(struct run *r)
 		r->a = nmmu_view_add(&r->f, a, 0, L2_BASE_A + (gpa_a & (SZ_1G - 1)), leaf);
 		r->b = nmmu_view_add(&r->f, b, 0, L2_BASE_B + (gpa_b & (SZ_1G - 1)), leaf);
 	}
-	nmmu_state_init(&r->ma, r->a, nmmu_wp_fault(r->a));
-	nmmu_state_init(&r->mb, r->b, nmmu_wp_fault(r->b));
+	nmmu_state_init_kernel(&r->ma, r->a);
+	nmmu_state_init_kernel(&r->mb, r->b);
 	r->written = calloc(a->nr_pages, sizeof(*r->written));
 	TEST_ASSERT(r->written, "out of memory");
 	if (v->mmu == MMU_TDP)
