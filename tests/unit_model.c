@@ -128,7 +128,8 @@ static void test_1g_partial(void)
 	geom_init(&g, 5 * GB - SZ_2M, GB + (4ULL << 20), BACKING_HUGETLB_1G, 0, TDP_2M, false);
 	expect_view("-2M 1G+4M hugetlb1g 2M leaf", &g, 0, 514, 0);
 	/* Part of a 1G page, unaligned to 2M too: 4K head and tail, 2M inside. */
-	geom_init(&g, 4 * GB + (1ULL << 20) - SZ_4K, 8ULL << 20, BACKING_HUGETLB_1G, 0, TDP_1G, false);
+	geom_init(&g, 4 * GB + (1ULL << 20) - SZ_4K, 8ULL << 20, BACKING_HUGETLB_1G, 0, TDP_1G,
+		  false);
 	expect_view("+1M-4K 8M hugetlb1g 1G leaf", &g, 257 + 255, 3, 0);
 	/* The L1 view (TDP MMU) of the -2M slot: 1G where the host has 1G. */
 	geom_init(&g, 5 * GB - SZ_2M, GB + (4ULL << 20), BACKING_HUGETLB_1G, 0, TDP_4K, true);

@@ -175,7 +175,8 @@ static void variant_name(const void *p, char *buf, size_t len)
 
 	size_str(g->size, size, sizeof(size));
 	if (g->skew)
-		snprintf(skew, sizeof(skew), " hva %s off", size_str(g->skew, buf16, sizeof(buf16)));
+		snprintf(skew, sizeof(skew), " hva %s off",
+			 size_str(g->skew, buf16, sizeof(buf16)));
 	snprintf(buf, len, "%s %s slot at %s%s size %s%s%s eager_page_split=%c",
 		 mmu_name(v->mmu), backing_name(v->backing), g->off >= 0 ? "+" : "",
 		 size_str(g->off, off, sizeof(off)), size, skew,
@@ -461,7 +462,8 @@ int main(int argc, char *argv[])
 
 	for (g = 0; g < ARRAY_SIZE(geoms); g++)
 		len += snprintf(geom_help + len, sizeof(geom_help) - len,
-				"\n%16s%2zu: at %s%s size %s%s%s%s%s", "", g, geoms[g].off >= 0 ? "+" : "",
+				"\n%16s%2zu: at %s%s size %s%s%s%s%s", "", g,
+				geoms[g].off >= 0 ? "+" : "",
 				size_str(geoms[g].off, off, sizeof(off)),
 				size_str(geoms[g].size, size, sizeof(size)),
 				geoms[g].skew ? " hva " : "",

@@ -40,9 +40,9 @@
 
 struct nmmu_opt {
 	int letter;
-	const char *arg;		/* the argument's name in the usage; NULL: a flag, parse(NULL) */
+	const char *arg;		/* the argument's name in the usage; NULL: a flag */
 	const char *help;		/* the text after "-x arg" ("\n" + spaces for more) */
-	/* Take the argument; false makes it a usage error naming help's first line. */
+	/* Take the argument (NULL for a flag); false: a usage error naming help's first line. */
 	bool (*parse)(const char *arg);
 };
 
