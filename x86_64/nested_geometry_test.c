@@ -186,23 +186,22 @@ static void variant_name(const void *p, char *buf, size_t len)
 
 /*
  * The default set, under a second each under TCG: every small geometry
- * three times, the backing, the leaf and eager_page_split rotating so
- * that each geometry meets both MMUs and both eager settings, and each
- * backing and leaf meets several geometries.
+ * twice, once nested and once through the TDP MMU, with the backing, the
+ * L1 leaf and eager_page_split rotating: each geometry meets both MMUs and
+ * both eager settings, each (leaf, eager) pair and each backing several
+ * geometries.
  */
 static bool in_default(const struct variant *v)
 {
 	int g = v->geom;
-	enum backing_type nested = backings[g % 3], tdp = backings[(g + 1) % 3];
+	bool even = g % 2 == 0, leaf_2m = !((g >> 1) & 1);
 
 	if (geoms[g].sweep)
 		return false;
 	if (v->mmu == MMU_TDP)
-		return v->backing == tdp && v->eager == (g % 2 == 0);
-	if (v->backing != nested)
-		return false;
-	/* Nested: one leaf with eager=Y, the other with eager=N. */
-	return (v->mmu == MMU_NESTED_2M) == (v->eager == (g % 2 == 0));
+		return v->backing == backings[(g + 1) % 3] && v->eager == even;
+	return v->backing == backings[g % 3] && (v->mmu == MMU_NESTED_2M) == leaf_2m &&
+	       v->eager == (leaf_2m == even);
 }
 
 /* Combinations that exist: a skew below the host page, huge host pages. */
