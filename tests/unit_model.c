@@ -128,7 +128,8 @@ static void test_1g_partial(void)
 	geom_init(&g, 5 * GB - SZ_2M, GB + (4ULL << 20), BACKING_HUGETLB_1G, 0, TDP_2M, false);
 	expect_view("-2M 1G+4M hugetlb1g 2M leaf", &g, 0, 514, 0);
 	/* Part of a 1G page, unaligned to 2M too: 4K head and tail, 2M inside. */
-	geom_init(&g, 4 * GB + (1ULL << 20) - SZ_4K, 8ULL << 20, BACKING_HUGETLB_1G, 0, TDP_1G, false);
+	geom_init(&g, 4 * GB + (1ULL << 20) - SZ_4K, 8ULL << 20, BACKING_HUGETLB_1G, 0, TDP_1G,
+		  false);
 	expect_view("+1M-4K 8M hugetlb1g 1G leaf", &g, 257 + 255, 3, 0);
 	/* The L1 view (TDP MMU) of the -2M slot: 1G where the host has 1G. */
 	geom_init(&g, 5 * GB - SZ_2M, GB + (4ULL << 20), BACKING_HUGETLB_1G, 0, TDP_4K, true);
@@ -201,6 +202,11 @@ static void test_state_cycle(void)
 	nmmu_state_access(&m, 0, nr, false, true, dirty);
 	CHECK(bitmap_weight(dirty, nr) == 0, "reads of mapped pages made %lu pages dirty",
 	      bitmap_weight(dirty, nr));
+	m.recover = true;
+	nmmu_state_zap_collapsible(&m);
+	expect_state("recover: head and tail stay 4K, the 2M return", &m, 528, 2, 0);
+	m.recover = false;
+	nmmu_state_split(&m, 0, nr, SZ_4K);
 	nmmu_state_zap_collapsible(&m);
 	expect_state("logging off: head and tail stay", &m, 528, 0, 0);
 	nmmu_state_access(&m, 0, nr, true, false, NULL);
@@ -254,6 +260,17 @@ static void test_state_faults(void)
 	expect_state("split: a write in another 2M", &m, 1024, 510, 0);
 	nmmu_state_zap_collapsible(&m);
 	expect_state("split: logging off zaps all", &m, 0, 0, 0);
+	/* Since 6.13 the TDP MMU recovers the huge mapping in place instead. */
+	nmmu_state_access(&m, 0, nr, true, false, NULL);
+	nmmu_state_split(&m, 0, nr, SZ_4K);
+	m.recover = true;
+	nmmu_state_zap_collapsible(&m);
+	expect_state("recover: logging off makes the 1G again", &m, 0, 0, 1);
+	m.recover = false;
+	nmmu_state_zap_collapsible(&m);
+	expect_state("nothing left to zap", &m, 0, 0, 1);
+	nmmu_state_split(&m, 0, nr, SZ_4K);
+	nmmu_state_zap_collapsible(&m);
 	/* A split to 2M (as CLEAR does to a 1G mapping), then of one 2M range to 4K. */
 	nmmu_state_access(&m, 0, nr, true, false, NULL);
 	nmmu_state_split(&m, 5, 1, SZ_2M);

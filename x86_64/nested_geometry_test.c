@@ -25,7 +25,8 @@
  *               values; a read that faults a page in while logging maps it
  *               writable, and KVM logs it dirty: the log must say so;
  *   disable     logging off zaps exactly the collapsible mappings (not a
- *               partial head or tail, not an incongruent slot);
+ *               partial head or tail, not an incongruent slot), or, in the
+ *               TDP MMU since 6.13, makes them huge in place;
  *   huge-return writes to A map huge again what the model allows.
  */
 #include "x86_64/kvm_caps.h"
@@ -174,7 +175,8 @@ static void variant_name(const void *p, char *buf, size_t len)
 
 	size_str(g->size, size, sizeof(size));
 	if (g->skew)
-		snprintf(skew, sizeof(skew), " hva %s off", size_str(g->skew, buf16, sizeof(buf16)));
+		snprintf(skew, sizeof(skew), " hva %s off",
+			 size_str(g->skew, buf16, sizeof(buf16)));
 	snprintf(buf, len, "%s %s slot at %s%s size %s%s%s eager_page_split=%c",
 		 mmu_name(v->mmu), backing_name(v->backing), g->off >= 0 ? "+" : "",
 		 size_str(g->off, off, sizeof(off)), size, skew,
@@ -184,23 +186,22 @@ static void variant_name(const void *p, char *buf, size_t len)
 
 /*
  * The default set, under a second each under TCG: every small geometry
- * three times, the backing, the leaf and eager_page_split rotating so
- * that each geometry meets both MMUs and both eager settings, and each
- * backing and leaf meets several geometries.
+ * twice, once nested and once through the TDP MMU, with the backing, the
+ * L1 leaf and eager_page_split rotating: each geometry meets both MMUs and
+ * both eager settings, each (leaf, eager) pair and each backing several
+ * geometries.
  */
 static bool in_default(const struct variant *v)
 {
 	int g = v->geom;
-	enum backing_type nested = backings[g % 3], tdp = backings[(g + 1) % 3];
+	bool even = g % 2 == 0, leaf_2m = !((g >> 1) & 1);
 
 	if (geoms[g].sweep)
 		return false;
 	if (v->mmu == MMU_TDP)
-		return v->backing == tdp && v->eager == (g % 2 == 0);
-	if (v->backing != nested)
-		return false;
-	/* Nested: one leaf with eager=Y, the other with eager=N. */
-	return (v->mmu == MMU_NESTED_2M) == (v->eager == (g % 2 == 0));
+		return v->backing == backings[(g + 1) % 3] && v->eager == even;
+	return v->backing == backings[g % 3] && (v->mmu == MMU_NESTED_2M) == leaf_2m &&
+	       v->eager == (leaf_2m == even);
 }
 
 /* Combinations that exist: a skew below the host page, huge host pages. */
@@ -292,8 +293,8 @@ static void setup(struct run *r)
 		r->a = nmmu_view_add(&r->f, a, 0, L2_BASE_A + (gpa_a & (SZ_1G - 1)), leaf);
 		r->b = nmmu_view_add(&r->f, b, 0, L2_BASE_B + (gpa_b & (SZ_1G - 1)), leaf);
 	}
-	nmmu_state_init(&r->ma, r->a, nmmu_wp_fault(r->a));
-	nmmu_state_init(&r->mb, r->b, nmmu_wp_fault(r->b));
+	nmmu_state_init_kernel(&r->ma, r->a);
+	nmmu_state_init_kernel(&r->mb, r->b);
 	r->written = calloc(a->nr_pages, sizeof(*r->written));
 	TEST_ASSERT(r->written, "out of memory");
 	if (v->mmu == MMU_TDP)
@@ -460,7 +461,8 @@ int main(int argc, char *argv[])
 
 	for (g = 0; g < ARRAY_SIZE(geoms); g++)
 		len += snprintf(geom_help + len, sizeof(geom_help) - len,
-				"\n%16s%2zu: at %s%s size %s%s%s%s%s", "", g, geoms[g].off >= 0 ? "+" : "",
+				"\n%16s%2zu: at %s%s size %s%s%s%s%s", "", g,
+				geoms[g].off >= 0 ? "+" : "",
 				size_str(geoms[g].off, off, sizeof(off)),
 				size_str(geoms[g].size, size, sizeof(size)),
 				geoms[g].skew ? " hva " : "",

@@ -40,9 +40,9 @@
 
 struct nmmu_opt {
 	int letter;
-	const char *arg;		/* the argument's name in the usage; NULL: a flag, parse(NULL) */
+	const char *arg;		/* the argument's name in the usage; NULL: a flag */
 	const char *help;		/* the text after "-x arg" ("\n" + spaces for more) */
-	/* Take the argument; false makes it a usage error naming help's first line. */
+	/* Take the argument (NULL for a flag); false: a usage error naming help's first line. */
 	bool (*parse)(const char *arg);
 };
 
@@ -304,7 +304,9 @@ void nmmu_model_delta(struct nmmu_delta *d, const struct nmmu_view *v,
  *  - logging off zaps every mapping smaller than the page's
  *    nmmu_model_map_size() (kvm_mmu_zap_collapsible_sptes(): only where a
  *    huge page can be mapped again; a slot's partial head and tail and an
- *    incongruent slot keep their 4K mappings).
+ *    incongruent slot keep their 4K mappings); the TDP MMU since 6.13
+ *    instead replaces them in place with that huge mapping, wherever one
+ *    page of its range is mapped (kvm_tdp_mmu_recover_huge_pages()).
  */
 enum nmmu_wp_fault {
 	NMMU_WP_FAULT_DROP,	/* the huge SPTE goes, the page maps 4K */
@@ -314,13 +316,18 @@ enum nmmu_wp_fault {
 struct nmmu_state {
 	const struct nmmu_view *v;
 	enum nmmu_wp_fault wp_fault;
+	bool recover;		/* logging off recovers huge mappings in place */
 	uint8_t *level;		/* per page: 0 unmapped, else its mapping's tdp_level */
 };
 
 /* How this kernel's MMU of the view handles a write to a write-protected huge SPTE. */
 enum nmmu_wp_fault nmmu_wp_fault(const struct nmmu_view *v);
-/* Nothing mapped yet. */
+/* Does this kernel's MMU of the view recover huge mappings in place at logging off? */
+bool nmmu_recovers_huge(const struct nmmu_view *v);
+/* Nothing mapped yet; the rules of fault kind f, and logging off zaps (recover false). */
 void nmmu_state_init(struct nmmu_state *m, const struct nmmu_view *v, enum nmmu_wp_fault f);
+/* Nothing mapped yet; the rules of the running kernel's MMU of the view. */
+void nmmu_state_init_kernel(struct nmmu_state *m, const struct nmmu_view *v);
 void nmmu_state_free(struct nmmu_state *m);
 /* The mappings the state holds, by size. */
 void nmmu_state_counts(const struct nmmu_state *m, struct nmmu_delta *c);
@@ -333,7 +340,7 @@ void nmmu_state_access(struct nmmu_state *m, uint64_t first, uint64_t n, bool wr
 		       bool logging, unsigned long *dirty);
 /* Every mapping larger than size that intersects pages [first, first + n) splits to size. */
 void nmmu_state_split(struct nmmu_state *m, uint64_t first, uint64_t n, uint64_t size);
-/* Logging off: the collapsible mappings go. */
+/* Logging off: the collapsible mappings go, or become huge (recover). */
 void nmmu_state_zap_collapsible(struct nmmu_state *m);
 
 /*

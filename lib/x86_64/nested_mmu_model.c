@@ -78,17 +78,27 @@ static enum tdp_level size_level(uint64_t size)
 	return size == SZ_1G ? TDP_1G : size == SZ_2M ? TDP_2M : TDP_4K;
 }
 
-enum nmmu_wp_fault nmmu_wp_fault(const struct nmmu_view *v)
+/* Is the running kernel at least major.minor? */
+static bool kernel_at_least(unsigned int want_major, unsigned int want_minor)
 {
 	unsigned int major = 0, minor = 0;
 	struct utsname u;
 
-	if (!v->l1)
-		return NMMU_WP_FAULT_DROP;
 	TEST_ASSERT(!uname(&u) && sscanf(u.release, "%u.%u", &major, &minor) == 2,
 		    "cannot read the kernel release");
+	return major > want_major || (major == want_major && minor >= want_minor);
+}
+
+enum nmmu_wp_fault nmmu_wp_fault(const struct nmmu_view *v)
+{
 	/* kvm_tdp_mmu_map() splits a huge SPTE on a fault since 6.2 (c4b33d28ea51). */
-	return major > 6 || (major == 6 && minor >= 2) ? NMMU_WP_FAULT_SPLIT : NMMU_WP_FAULT_DROP;
+	return v->l1 && kernel_at_least(6, 2) ? NMMU_WP_FAULT_SPLIT : NMMU_WP_FAULT_DROP;
+}
+
+bool nmmu_recovers_huge(const struct nmmu_view *v)
+{
+	/* kvm_mmu_recover_huge_pages(), since 6.13; the shadow MMU still zaps. */
+	return v->l1 && kernel_at_least(6, 13);
 }
 
 void nmmu_state_init(struct nmmu_state *m, const struct nmmu_view *v, enum nmmu_wp_fault f)
@@ -96,8 +106,15 @@ void nmmu_state_init(struct nmmu_state *m, const struct nmmu_view *v, enum nmmu_
 	TEST_ASSERT(!v->listed, "the model covers whole-slot views, not listed pages");
 	m->v = v;
 	m->wp_fault = f;
+	m->recover = false;
 	m->level = calloc(v->slot->nr_pages, 1);
 	TEST_ASSERT(m->level, "out of memory");
+}
+
+void nmmu_state_init_kernel(struct nmmu_state *m, const struct nmmu_view *v)
+{
+	nmmu_state_init(m, v, nmmu_wp_fault(v));
+	m->recover = nmmu_recovers_huge(v);
 }
 
 void nmmu_state_free(struct nmmu_state *m)
@@ -208,9 +225,17 @@ void nmmu_state_split(struct nmmu_state *m, uint64_t first, uint64_t n, uint64_t
 
 void nmmu_state_zap_collapsible(struct nmmu_state *m)
 {
-	uint64_t p;
+	uint64_t p, size;
 
-	for (p = 0; p < m->v->slot->nr_pages; p++)
-		if (m->level[p] && tdp_level_size(m->level[p]) < nmmu_model_map_size(m->v, p))
+	for (p = 0; p < m->v->slot->nr_pages; p++) {
+		if (!m->level[p])
+			continue;
+		size = nmmu_model_map_size(m->v, p);
+		if (tdp_level_size(m->level[p]) >= size)
+			continue;
+		if (m->recover)
+			set_range(m, p, size, size_level(size));
+		else
 			m->level[p] = 0;
+	}
 }
