@@ -400,6 +400,8 @@ static void enable_enomem(struct run *r)
 	out = open_in(r->cg->origin, "cgroup.procs");
 	max = open_in(r->cg->path, "memory.max");
 	oom0 = memcg_oom_events(r->cg);
+	ksft_print_msg("%s: the memory cgroup's OOM reports on the console that follow are "
+		       "expected (no task in it can be killed)\n", r->desc);
 	for (tries = 0; tries < BUDGET_TRIES && ret == -ENOMEM; tries++, budget++) {
 		snprintf(val, sizeof(val), "%lu", budget * SZ_4K);
 		ret = __knob_set(max_path, val);
