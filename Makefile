@@ -17,7 +17,8 @@
 # SANITIZE=1.
 LIBKVM := lib/variant.c lib/assert.c lib/util.c lib/backing.c lib/knobs.c lib/kvm.c \
 	  lib/memslot.c lib/stats.c lib/dirty_log.c lib/ucall.c lib/cgroup.c lib/tracefs.c
-LIBKVM_x86_64 := lib/x86_64/kvm_caps.c lib/x86_64/tdp.c lib/x86_64/nested_mmu.c
+LIBKVM_x86_64 := lib/x86_64/kvm_caps.c lib/x86_64/tdp.c lib/x86_64/nested_mmu.c \
+		 lib/x86_64/nested_mmu_model.c
 
 # Code that the guest (L1 or L2) runs: never instrumented, since the guest
 # has neither the sanitizers' shadow memory nor their runtime.
@@ -26,7 +27,7 @@ LIBKVM_GUEST_x86_64 := lib/x86_64/handlers.S lib/x86_64/nested_entry.S lib/x86_6
 		       lib/x86_64/svm.c
 # Host code and guest code in one file: not instrumented either.
 LIBKVM_MIXED_x86_64 := lib/x86_64/processor.c lib/x86_64/ucall.c lib/x86_64/nested.c \
-		       lib/x86_64/nested_worker.c
+		       lib/x86_64/nested_worker.c lib/x86_64/l1_worker.c
 
 # The string functions the compiler may call, in guest code too; built with
 # -ffreestanding (see its rule).
@@ -40,7 +41,10 @@ TEST_GEN_PROGS_x86_64 += x86_64/nested_split_alias_test
 TEST_GEN_PROGS_x86_64 += x86_64/nested_split_cache_leak_test
 TEST_GEN_PROGS_x86_64 += x86_64/nested_clear_split_test
 TEST_GEN_PROGS_x86_64 += x86_64/nested_dirty_exact_test
+TEST_GEN_PROGS_x86_64 += x86_64/nested_geometry_test
+TEST_GEN_PROGS_x86_64 += x86_64/nested_split_fail_test
 TEST_GEN_PROGS_x86_64 += x86_64/nested_dirty_race_test
+TEST_GEN_PROGS_x86_64 += x86_64/nested_clear_mask_test
 
 # Built with the suite, never run by run_tests: the benchmark (make bench).
 TEST_GEN_PROGS_EXTENDED_x86_64 := x86_64/nested_dirty_log_perf
@@ -48,9 +52,10 @@ TEST_GEN_PROGS_EXTENDED_x86_64 := x86_64/nested_dirty_log_perf
 # Host-side unit tests of library pieces that need no KVM (standalone only).
 UNIT_SRCS := tests/unit_main.c tests/unit_parse.c tests/unit_backing.c tests/unit_stats.c \
 	     tests/unit_guest_printf.c tests/unit_bitmap.c tests/unit_knobs.c \
-	     tests/unit_variant.c tests/unit_leftovers.c \
+	     tests/unit_variant.c tests/unit_leftovers.c tests/unit_model.c \
 	     lib/variant.c lib/assert.c lib/util.c lib/backing.c \
-	     lib/knobs.c lib/stats.c lib/dirty_log.c lib/ucall_guest.c
+	     lib/knobs.c lib/stats.c lib/dirty_log.c lib/ucall_guest.c \
+	     lib/x86_64/nested_mmu_model.c
 
 ARCH ?= $(shell uname -m | sed -e 's/i.86/x86/' -e 's/amd64/x86_64/')
 ifeq ($(ARCH),x86)

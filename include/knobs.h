@@ -73,6 +73,13 @@ void knobs_at_restore(void (*fn)(void));
 int __knob_dir_created(const char *path);
 void knob_dir_removed(const char *path);
 /*
+ * Likewise a filesystem this process is about to mount (tracefs): the
+ * replay unmounts it (unless it is busy); the owner calls
+ * knob_mount_removed() after unmounting it itself.
+ */
+int __knob_mount_made(const char *path);
+void knob_mount_removed(const char *path);
+/*
  * Remove the empty directories DIR/KNOBS_DIR_PREFIX PID-* whose PID is not
  * alive.  Returns the number removed.
  */

@@ -99,6 +99,15 @@ int vm_enable_cap(struct kvm_vm *vm, uint32_t cap, uint64_t arg0);
 struct vm_memslot *vm_memslot_add(struct kvm_vm *vm, uint32_t slot, gpa_t gpa,
 				  uint64_t size, enum backing_type backing,
 				  uint32_t flags);
+/*
+ * A memslot at any 4K-aligned GPA with any 4K-multiple size.  The host
+ * address is congruent to the GPA modulo the backing's page size, plus
+ * hva_skew (a 4K multiple below that page size); the host memory covers
+ * whole host pages around the slot.
+ */
+struct vm_memslot *vm_memslot_add_geom(struct kvm_vm *vm, uint32_t slot, gpa_t gpa,
+				       uint64_t size, enum backing_type backing,
+				       uint32_t flags, uint64_t hva_skew);
 struct vm_memslot *vm_memslot(struct kvm_vm *vm, uint32_t slot);
 int __vm_memslot_set_flags(struct kvm_vm *vm, uint32_t slot, uint32_t flags);
 void vm_memslot_set_flags(struct kvm_vm *vm, uint32_t slot, uint32_t flags);

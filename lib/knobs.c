@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/file.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -16,7 +17,7 @@
 #define KNOB_LEN	128
 #define MAX_REPLAY	256
 
-enum knob_kind { KNOB_FREE, KNOB_WRITE, KNOB_DIR };
+enum knob_kind { KNOB_FREE, KNOB_WRITE, KNOB_DIR, KNOB_MOUNT };
 
 struct knob {
 	enum knob_kind kind;
@@ -172,6 +173,9 @@ static bool replay_entry(const char *file, const char *boot)
 				knob_write_raw(path, val + 1);
 		} else if (!strcmp(what, "rmdir")) {
 			rmdir_retry(path);
+		} else if (!strcmp(what, "umount")) {
+			/* Busy (someone else uses it now): left mounted. */
+			umount(path);
 		}
 	}
 	unlink(file);
@@ -321,7 +325,8 @@ static int journal_add(enum knob_kind kind, const char *path, const char *saved)
 	boot_id(boot, sizeof(boot));
 	len = snprintf(body, sizeof(body), "pid %d\nstart %llu\nboot %s\n%s %s\n%s\n",
 		       (int)getpid(), proc_start(getpid()), boot,
-		       kind == KNOB_WRITE ? "write" : "rmdir", path, saved);
+		       kind == KNOB_WRITE ? "write" : kind == KNOB_DIR ? "rmdir" : "umount",
+		       path, saved);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
@@ -420,17 +425,33 @@ int __knob_dir_created(const char *path)
 	return journal_add(KNOB_DIR, path, "");
 }
 
-void knob_dir_removed(const char *path)
+int __knob_mount_made(const char *path)
+{
+	knobs_init();
+	return journal_add(KNOB_MOUNT, path, "");
+}
+
+static void undo_done(enum knob_kind kind, const char *path)
 {
 	int i;
 
 	for (i = 0; i < nr_knobs; i++) {
-		if (knobs[i].kind == KNOB_DIR && knobs[i].owner == getpid() &&
+		if (knobs[i].kind == kind && knobs[i].owner == getpid() &&
 		    !strcmp(knobs[i].path, path)) {
 			unlink(knobs[i].entry);
 			knobs[i].kind = KNOB_FREE;
 		}
 	}
+}
+
+void knob_dir_removed(const char *path)
+{
+	undo_done(KNOB_DIR, path);
+}
+
+void knob_mount_removed(const char *path)
+{
+	undo_done(KNOB_MOUNT, path);
 }
 
 int knobs_sweep_dead_dirs(const char *dir)

@@ -17,20 +17,19 @@ static int memslot_update(struct kvm_vm *vm, struct vm_memslot *s)
 	return __vm_ioctl(vm, KVM_SET_USER_MEMORY_REGION, &region) ? -errno : 0;
 }
 
-struct vm_memslot *vm_memslot_add(struct kvm_vm *vm, uint32_t slot, gpa_t gpa,
-				  uint64_t size, enum backing_type backing,
-				  uint32_t flags)
+/*
+ * The common part: size bytes at gpa, the host address hva_off bytes past
+ * a page-aligned mapping of span bytes of the backing.
+ */
+static struct vm_memslot *memslot_add(struct kvm_vm *vm, uint32_t slot, gpa_t gpa,
+				      uint64_t size, enum backing_type backing,
+				      uint32_t flags, uint64_t hva_off, uint64_t span)
 {
-	uint64_t page = backing_page_size(backing);
 	struct vm_memslot *s;
 	unsigned int i;
+	void *base;
 	int ret;
 
-	TEST_ASSERT(slot < VM_MAX_SLOTS && !vm->slots[slot],
-		    "memslot %u: out of range or already in use", slot);
-	TEST_ASSERT(size && IS_ALIGNED(gpa, page) && IS_ALIGNED(size, page),
-		    "memslot %u: GPA 0x%lx size 0x%lx not aligned to the %s page size",
-		    slot, gpa, size, backing_name(backing));
 	TEST_ASSERT(gpa + size <= DIRECT_MAP_SIZE,
 		    "memslot %u ends at GPA 0x%lx, beyond the guest direct map (0x%llx)",
 		    slot, gpa + size, DIRECT_MAP_SIZE);
@@ -48,15 +47,51 @@ struct vm_memslot *vm_memslot_add(struct kvm_vm *vm, uint32_t slot, gpa_t gpa,
 	s->size = size;
 	s->flags = flags;
 	s->backing = backing;
-	s->hva = backing_alloc(backing, size, &s->mmap_start, &s->mmap_size);
-	TEST_ASSERT(s->hva, "cannot allocate %lu MiB of %s memory for memslot %u",
-		    size >> 20, backing_name(backing), slot);
+	base = backing_alloc(backing, span, &s->mmap_start, &s->mmap_size);
+	TEST_ASSERT(base, "cannot allocate %lu MiB of %s memory for memslot %u",
+		    span >> 20, backing_name(backing), slot);
+	s->hva = (char *)base + hva_off;
 
 	ret = memslot_update(vm, s);
 	TEST_ASSERT(!ret, "KVM_SET_USER_MEMORY_REGION slot %u GPA 0x%lx size 0x%lx: %s",
 		    slot, gpa, size, strerror(-ret));
 	vm->slots[slot] = s;
 	return s;
+}
+
+struct vm_memslot *vm_memslot_add(struct kvm_vm *vm, uint32_t slot, gpa_t gpa,
+				  uint64_t size, enum backing_type backing,
+				  uint32_t flags)
+{
+	uint64_t page = backing_page_size(backing);
+
+	TEST_ASSERT(slot < VM_MAX_SLOTS && !vm->slots[slot],
+		    "memslot %u: out of range or already in use", slot);
+	TEST_ASSERT(size && IS_ALIGNED(gpa, page) && IS_ALIGNED(size, page),
+		    "memslot %u: GPA 0x%lx size 0x%lx not aligned to the %s page size",
+		    slot, gpa, size, backing_name(backing));
+	return memslot_add(vm, slot, gpa, size, backing, flags, 0, size);
+}
+
+struct vm_memslot *vm_memslot_add_geom(struct kvm_vm *vm, uint32_t slot, gpa_t gpa,
+				       uint64_t size, enum backing_type backing,
+				       uint32_t flags, uint64_t hva_skew)
+{
+	uint64_t page = backing_page_size(backing), off;
+
+	TEST_ASSERT(slot < VM_MAX_SLOTS && !vm->slots[slot],
+		    "memslot %u: out of range or already in use", slot);
+	TEST_ASSERT(page && size && IS_ALIGNED(gpa, SZ_4K) && IS_ALIGNED(size, SZ_4K),
+		    "memslot %u: GPA 0x%lx size 0x%lx not 4K aligned (or bad backing)",
+		    slot, gpa, size);
+	TEST_ASSERT(IS_ALIGNED(hva_skew, SZ_4K) && hva_skew < page,
+		    "memslot %u: host address skew 0x%lx is not a 4K multiple below the %s "
+		    "page size", slot, hva_skew, backing_name(backing));
+	TEST_ASSERT(size <= PARSE_SIZE_MAX && gpa <= DIRECT_MAP_SIZE,
+		    "memslot %u: GPA 0x%lx size 0x%lx out of range", slot, gpa, size);
+	/* hva - gpa is hva_skew modulo the host page size. */
+	off = (gpa + hva_skew) & (page - 1);
+	return memslot_add(vm, slot, gpa, size, backing, flags, off, ALIGN_UP(off + size, page));
 }
 
 struct vm_memslot *vm_memslot(struct kvm_vm *vm, uint32_t slot)
@@ -90,13 +125,19 @@ void vm_memslot_set_flags(struct kvm_vm *vm, uint32_t slot, uint32_t flags)
 const char *vm_memslot_prefault(struct kvm_vm *vm, uint32_t slot)
 {
 	struct vm_memslot *s = vm_memslot(vm, slot);
-	uint64_t page = backing_page_size(s->backing), off;
-	volatile char *p = s->hva;
+	uint64_t page = backing_page_size(s->backing);
+	uintptr_t start = ALIGN_DOWN((uintptr_t)s->hva, page);
+	uintptr_t end = ALIGN_UP((uintptr_t)s->hva + s->size, page), p;
 
-	/* One write per host page allocates it (a THP where one can be had). */
-	for (off = 0; off < s->size; off += page)
-		p[off] = 0;
-	if (s->backing != BACKING_ANON_4K && !backing_fully_huge(s->backing, s->hva, s->size))
+	/*
+	 * One write per host page allocates it (a THP where one can be had),
+	 * every host page that holds some of the slot, also where the slot
+	 * starts or ends inside it: KVM maps no larger than the host does.
+	 */
+	for (p = start; p < end; p += page)
+		*(volatile char *)p = 0;
+	if (s->backing != BACKING_ANON_4K &&
+	    !backing_fully_huge(s->backing, (void *)start, end - start))
 		return "the host could not back the whole memslot with transparent huge pages";
 	return NULL;
 }

@@ -26,8 +26,8 @@ static bool is_tracefs(const char *dir)
 
 static void tracefs_unmount(void)
 {
-	if (mounted_tracefs)
-		umount(TRACEFS_PATH);
+	if (mounted_tracefs && !umount(TRACEFS_PATH))
+		knob_mount_removed(TRACEFS_PATH);
 	mounted_tracefs = false;
 }
 
@@ -38,13 +38,24 @@ static void tracefs_unmount(void)
  */
 static const char *tracefs_dir(char *why, size_t len)
 {
+	int err;
+
 	if (is_tracefs(TRACEFS_PATH))
 		return TRACEFS_PATH;
 	if (is_tracefs(DEBUGFS_TRACING_PATH))
 		return DEBUGFS_TRACING_PATH;
+	/* Journalled first: a SIGKILLed test's mount is undone by the next run. */
+	err = __knob_mount_made(TRACEFS_PATH);
+	if (err) {
+		snprintf(why, len, "cannot journal a tracefs mount on %s: %s", TRACEFS_PATH,
+			 strerror(-err));
+		return NULL;
+	}
 	if (mount("nodev", TRACEFS_PATH, "tracefs", 0, NULL)) {
+		err = errno;
+		knob_mount_removed(TRACEFS_PATH);
 		snprintf(why, len, "tracefs is not mounted and mounting it on %s failed: %s "
-			 "(needs CONFIG_TRACING and root)", TRACEFS_PATH, strerror(errno));
+			 "(needs CONFIG_TRACING and root)", TRACEFS_PATH, strerror(err));
 		return NULL;
 	}
 	mounted_tracefs = true;

@@ -335,12 +335,20 @@ vm_lanes() {
 
 	# A stopped make check stops its VMs.
 	trap 'kill -TERM $(jobs -p) 2>/dev/null; wait; exit 130' INT TERM
-	for stage in "${VM_STAGES[@]}"; do
+	# The benchmark's smoke is the shortest VM job: last, beside a stage.
+	for stage in "${VM_STAGES[@]}" bench-smoke; do
 		read -r label kernel emulator tests <<<"$stage"
 		if [ "$running" -ge "$VM_JOBS" ]; then
 			wait -n -p pid
 			running=$((running - 1))
 			log "vmtest ${label_of[$pid]} finished"
+		fi
+		if [ "$label" = bench-smoke ]; then
+			log "starting the benchmark smoke (log: $LOGS/bench-smoke.log)"
+			run_bench &
+			label_of[$!]=$label
+			running=$((running + 1))
+			continue
 		fi
 		log "starting vmtest $label (log: $LOGS/vmtest-$label.log)"
 		run_vm "$label" "$kernel" "$emulator" "$tests" &
@@ -360,6 +368,7 @@ stage_vms_start() {
 	for stage in "${VM_STAGES[@]}"; do
 		rm -f "$LOGS/vmtest-${stage%% *}.result"
 	done
+	rm -f "$LOGS/bench-smoke.result" "$LOGS/host-stages.done"
 	log "VM stages, $VM_JOBS at a time, in the background: $(for stage in "${VM_STAGES[@]}"; do printf '%s ' "${stage%% *}"; done)"
 	vm_lanes >"$LOGS/vm-lanes.log" 2>&1 &
 	VM_LANES=$!
@@ -388,30 +397,52 @@ stage_vms_collect() {
 
 # (e) The benchmark's smoke: one short configuration in a QEMU VM, judged
 # only on having run and written results.json, never on speed; and its
-# usage errors, like the tests' in the bad-input gate.
-stage_bench() {
+# usage errors, like the tests' in the bad-input gate.  A VM job like the
+# stages (vm_lanes starts it when a lane is free), its summary line in
+# LOGS/bench-smoke.result.
+run_bench() {
 	local log=$LOGS/bench-smoke.log bin=$OUT/vmtest-bin/nested_dirty_log_perf t0=$SECONDS
-	local dir=$BUILD_DIR/bench rc bad=()
+	local dir=$BUILD_DIR/bench rc bad=() result=$LOGS/bench-smoke.result
 
-	banner "benchmark smoke (make bench, one configuration)"
-	: >"$log"
-	option_case "$bin" zero 1 -h >>"$log" || bad+=("-h")
-	option_case "$bin" nonzero 1 -b 12Q >>"$log" || bad+=("-b 12Q")
-	option_case "$bin" nonzero 1 -s no_such_backing >>"$log" || bad+=("-s no_such_backing")
-	"$REPO/scripts/bench.sh" --no-such-option >>"$log" 2>&1
-	[ $? -eq 2 ] || bad+=("bench.sh --no-such-option")
-	rm -f "$dir/results.json"
-	make_repo bench BENCH_ARGS="--sweep smoke --no-upstream --out $dir" 2>&1 | tee -a "$log"
-	rc=${PIPESTATUS[0]}
+	# Its make must not run beside the host stages' (the unit tests build in OUT).
+	while [ ! -e "$LOGS/host-stages.done" ]; do
+		sleep 1
+	done
+	{
+		echo "==== check: benchmark smoke (make bench, one configuration) ===="
+		option_case "$bin" zero 1 -h || bad+=("-h")
+		option_case "$bin" nonzero 1 -b 12Q || bad+=("-b 12Q")
+		option_case "$bin" nonzero 1 -s no_such_backing || bad+=("-s no_such_backing")
+		"$REPO/scripts/bench.sh" --no-such-option 2>&1
+		[ $? -eq 2 ] || bad+=("bench.sh --no-such-option")
+		rm -f "$dir/results.json"
+		# The build is done (stage_build): this make only runs the VM.
+		make_repo bench BENCH_ARGS="--sweep smoke --no-upstream --out $dir" </dev/null 2>&1
+		rc=$?
+	} >"$log" 2>&1
+	local p=0 f=1 note
 	if [ ${#bad[@]} -gt 0 ]; then
-		summarize "benchmark smoke" 0 1 0 "usage errors not handled (${bad[*]}): $log"
+		note="usage errors not handled (${bad[*]}): $log"
 	elif [ "$rc" -ne 0 ]; then
-		summarize "benchmark smoke" 0 1 0 "make bench exit $rc: $log"
+		note="make bench exit $rc: $log"
 	elif ! python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); sys.exit(not any("phases" in r for r in d["runs"]))' \
 		"$dir/results.json" 2>/dev/null; then
-		summarize "benchmark smoke" 0 1 0 "no run with phases in $dir/results.json: $log"
+		note="no run with phases in $dir/results.json: $log"
 	else
-		summarize "benchmark smoke" 1 0 0 "ran and wrote results.json, $(elapsed $((SECONDS - t0))): $dir"
+		p=1 f=0 note="ran and wrote results.json, $(elapsed $((SECONDS - t0))): $dir"
+	fi
+	printf '%s\t%s\t%s\t%s\t%s\n' "benchmark smoke" "$p" "$f" 0 "$note" >"$result"
+}
+
+stage_bench_collect() {
+	local name p f k note
+
+	banner "benchmark smoke (make bench, one configuration)"
+	cat "$LOGS/bench-smoke.log" 2>/dev/null
+	if IFS=$'\t' read -r name p f k note <"$LOGS/bench-smoke.result" 2>/dev/null; then
+		summarize "$name" "$p" "$f" "$k" "$note"
+	else
+		summarize "benchmark smoke" 0 1 0 "did not run to its end: $LOGS/bench-smoke.log"
 	fi
 }
 
@@ -429,8 +460,9 @@ main() {
 	stage_report
 	stage_options
 	stage_runner
+	: >"$LOGS/host-stages.done"
 	stage_vms_collect
-	stage_bench
+	stage_bench_collect
 
 	banner "summary"
 	printf '%s\n' "${SUMMARY[@]}"

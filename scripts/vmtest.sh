@@ -259,7 +259,11 @@ build_initramfs() {
 		elif readelf -l "$BINDIR/$name" 2>/dev/null | grep -q 'program interpreter'; then
 			echo "vmtest: warning: $name is dynamically linked; the VM has no libraries" >&2
 		fi
-		[ ! -f "$BINDIR/$name" ] || cp "$BINDIR/$name" "$root/kvm/"
+		# Without debug info (a quarter of the initrd): the tests read
+		# only their program headers.
+		[ ! -f "$BINDIR/$name" ] ||
+			strip --strip-debug -o "$root/kvm/$name" "$BINDIR/$name" 2>/dev/null ||
+			cp "$BINDIR/$name" "$root/kvm/"
 	done
 	cp "$BINDIR/tests.list" "$root/kvm/"
 	[ ! -f "$BINDIR/settings" ] || cp "$BINDIR/settings" "$root/kvm/"
@@ -336,16 +340,21 @@ running_test() {
 # (Bochs may not power off), a few seconds after a kernel splat (BUG, Oops,
 # panic, WARNING: the run has failed and a broken kernel may hang every
 # later test), or when a budget runs out, showing the status channel (KTAP)
-# meanwhile. Sets VM_STATE, BOOT_SECONDS, KVM_SECONDS, RUN_SECONDS and, for
+# meanwhile. Sets VM_STATE, KERNEL_SECONDS, BOOT_SECONDS, KVM_SECONDS, RUN_SECONDS and, for
 # a splat, SPLAT_LINES, SPLAT_TEST, SPLAT_SECONDS, SPLAT_STOP_SECONDS.
 vm_watch() {
 	local start=$SECONDS elapsed ended="" scan=1 size scanned=-1
-	VM_STATE=running BOOT_SECONDS="" KVM_SECONDS="" STATUS_SHOWN=0
+	VM_STATE=running BOOT_SECONDS="" KVM_SECONDS="" KERNEL_SECONDS="" STATUS_SHOWN=0
 	SPLAT_LINES="" SPLAT_TEST="" SPLAT_SECONDS="" SPLAT_STOP_SECONDS=""
 	while kill -0 "$EMU_PID" 2>/dev/null; do
 		sleep 1
 		show_status
 		elapsed=$((SECONDS - start))
+		# The kernel's first console line: what the firmware and the
+		# boot loader took before it.
+		if [ -z "$KERNEL_SECONDS" ] && [ -s "$CONSOLE_LOG" ]; then
+			KERNEL_SECONDS=$elapsed
+		fi
 		if [ -z "$BOOT_SECONDS" ] && status_has init; then
 			BOOT_SECONDS=$elapsed
 		fi
@@ -566,7 +575,7 @@ run_once() {
 		head -n 1 | tr -d '\r' | sed 's/^vmtest: kernel //') || true
 	extract_ktap
 	append_run_metadata
-	echo "vmtest: $VM_STATE after ${RUN_SECONDS}s (/init at ${BOOT_SECONDS:-never}${BOOT_SECONDS:+s}, KVM loaded at ${KVM_SECONDS:-never}${KVM_SECONDS:+s})"
+	echo "vmtest: $VM_STATE after ${RUN_SECONDS}s (kernel at ${KERNEL_SECONDS:-never}${KERNEL_SECONDS:+s}, /init at ${BOOT_SECONDS:-never}${BOOT_SECONDS:+s}, KVM loaded at ${KVM_SECONDS:-never}${KVM_SECONDS:+s})"
 
 	if [ -z "$BOOT_SECONDS" ] || status_has 'kvm failed'; then
 		boot_failed=1

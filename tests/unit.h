@@ -35,7 +35,7 @@ static void sym##_run(unsigned int i) { table[i].fn(); }		\
 const struct unit_suite sym = { ARRAY_SIZE(table), sym##_name, sym##_run }
 
 extern const struct unit_suite unit_parse, unit_backing, unit_stats, unit_stats_corruption,
-	unit_guest_printf, unit_bitmap, unit_knobs, unit_variant, unit_leftovers;
+	unit_guest_printf, unit_bitmap, unit_knobs, unit_variant, unit_leftovers, unit_model;
 
 /*
  * The fake system every test that touches knobs works on: a tmpfs, in a
@@ -52,6 +52,8 @@ const char *fake_file(const char *path, const char *val);
 void fake_remove(const char *path);
 /* The real path of ROOT/path (static buffer, one of several in rotation). */
 const char *fake_path(const char *path);
+/* The sandbox is a private mount namespace: mounting there stays there. */
+bool unit_private_mounts(void);
 /* A file's content without its newline, or "<unreadable: ...>". */
 const char *file_value(const char *path);
 /* Number of entries in the journal directory (not counting dot files). */

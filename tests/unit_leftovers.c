@@ -6,6 +6,7 @@
  * that removes them after a SIGKILL.
  */
 #include <signal.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -116,9 +117,70 @@ static void test_dir_journal(void)
 	      access(path, F_OK) ? "gone" : "left", journal_entries());
 }
 
+/* The kind of mount tracefs_dir() makes when tracefs is not mounted. */
+static bool is_mounted(const char *path)
+{
+	char line[1024], dev[256], dir[600];
+	bool found = false;
+	FILE *f = fopen("/proc/self/mounts", "r");
+
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "%255s %599s", dev, dir) == 2 && !strcmp(dir, path))
+			found = true;
+	if (f)
+		fclose(f);
+	return found;
+}
+
+static void hook_unmount(void)
+{
+	if (!umount(dir_path))
+		knob_mount_removed(dir_path);
+}
+
+static void child_mount(void *arg)
+{
+	snprintf(dir_path, sizeof(dir_path), "%s", fake_path("/tracing"));
+	if (__knob_mount_made(dir_path) || mount("nodev", dir_path, "tmpfs", 0, "size=64k"))
+		_exit(94);
+	knobs_at_restore(hook_unmount);
+}
+
+static void test_mount_journal(void)
+{
+	const char *path = fake_path("/tracing");
+	int status;
+	pid_t pid;
+
+	if (!unit_private_mounts()) {
+		ksft_print_msg("mount journal: no private mount namespace, not mounting\n");
+		return;
+	}
+	mkdir(path, 0755);
+	pid = fork_ready(child_mount, NULL);
+	CHECK(is_mounted(path) && journal_entries() == 1, "%s: %s, %d journal entries", path,
+	      is_mounted(path) ? "mounted" : "not mounted", journal_entries());
+	kill(pid, SIGTERM);
+	status = wait_status(pid);
+	CHECK(WIFSIGNALED(status) && !is_mounted(path) && !journal_entries(),
+	      "after SIGTERM (status %#x): %s %s, %d journal entries", status, path,
+	      is_mounted(path) ? "still mounted" : "unmounted", journal_entries());
+
+	pid = fork_ready(child_mount, NULL);
+	kill(pid, SIGKILL);
+	wait_status(pid);
+	CHECK(is_mounted(path) && journal_entries() == 1,
+	      "after SIGKILL: %s %s, %d journal entries", path,
+	      is_mounted(path) ? "mounted" : "unmounted", journal_entries());
+	CHECK(knobs_replay_dead() == 1 && !is_mounted(path) && !journal_entries(),
+	      "after the replay: %s %s, %d journal entries", path,
+	      is_mounted(path) ? "still mounted" : "unmounted", journal_entries());
+}
+
 static const struct unit_case cases[] = {
 	{ "cgroup/trace instance leftovers of dead PIDs swept, others kept", test_sweep },
 	{ "cgroup/trace instance removed at exit, or by the replay after SIGKILL",
 	  test_dir_journal },
+	{ "tracefs mount undone at exit, or by the replay after SIGKILL", test_mount_journal },
 };
 UNIT_SUITE(unit_leftovers, cases);

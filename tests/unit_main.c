@@ -206,6 +206,11 @@ static void unit_cleanup(void)
 	}
 }
 
+bool unit_private_mounts(void)
+{
+	return unit_mounted;
+}
+
 /*
  * Never the real system: a private mount namespace with a tmpfs over the
  * temporary directory when allowed (root), else the plain directory.
@@ -258,7 +263,7 @@ int main(int argc, char **argv)
 {
 	static const struct unit_suite *const suites[] = {
 		&unit_parse, &unit_backing, &unit_stats, &unit_guest_printf, &unit_bitmap,
-		&unit_knobs, &unit_variant, &unit_leftovers, &unit_stats_corruption,
+		&unit_knobs, &unit_variant, &unit_leftovers, &unit_stats_corruption, &unit_model,
 	};
 	unsigned int s, i, plan = 0;
 

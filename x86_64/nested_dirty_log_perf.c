@@ -88,6 +88,7 @@ struct phase {
 	uint64_t pf_taken, pf_fixed;	/* summed over the vCPUs */
 	uint64_t pages_written;		/* passes: pages the vCPUs wrote */
 	uint64_t pages_dirty;		/* GET: pages the log reported */
+	uint64_t pages_read_dirty;	/* GET: of those, pages the pass only read */
 };
 
 /* One run's results, in memory shared with the parent for the ratios. */
@@ -105,19 +106,21 @@ struct run_result {
 static void l1_exec(struct l2_cmd *c)
 {
 	uint32_t *list = (uint32_t *)c->list;
-	uint64_t i, page;
+	uint64_t i, page, next = 0;
 
-	for (i = 0; ; i++) {
-		if (c->op == L2_OP_WRITE_LIST) {
-			if (i >= c->list_len)
-				break;
-			page = list[i];
-		} else {
-			if (c->op != L2_OP_WRITE || i >= c->nr_pages)
-				break;
-			page = c->first + i;
-		}
-		*(volatile uint64_t *)(c->gva + page * SZ_4K) = l2_page_value(c->tag, page);
+	if (c->op != L2_OP_WRITE && c->op != L2_OP_ACCESS)
+		return;
+	for (i = 0; i < c->nr_pages; i++) {
+		volatile uint64_t *p;
+
+		page = c->first + i;
+		p = (volatile uint64_t *)(c->gva + page * SZ_4K);
+		if (c->op == L2_OP_WRITE)
+			*p = l2_page_value(c->tag, page);
+		else if (next < c->list_len && list[next] == page)
+			*p = l2_page_value(c->tag, list[next++]);
+		else
+			(void)*p;
 	}
 }
 
@@ -164,7 +167,7 @@ static void l1_run(struct bench *b, int vcpu, const struct l2_cmd *cmd)
 	struct ucall uc;
 
 	b->l1_cmds[vcpu] = *cmd;
-	if (cmd->op == L2_OP_WRITE_LIST)
+	if (cmd->op == L2_OP_ACCESS)
 		b->l1_cmds[vcpu].list = b->l1_lists_gva[vcpu];
 	TEST_ASSERT_EQ(vcpu_run_ucall(b->vcpus[vcpu], &uc), UCALL_SYNC,
 		       "ucall from the L1 worker");
@@ -308,10 +311,12 @@ static uint64_t rnd(uint64_t *s)
 }
 
 /*
- * The commands of one pass: each vCPU writes every page of its region, or
- * with write_percent < 100 each page with that probability (a fresh draw
- * per pass, in address order, as upstream's dirty_log_perf_test does; the
- * pages not written are not read).
+ * The commands of one pass, the access pattern of upstream's memstress
+ * guest: each vCPU touches every page of its region in address order,
+ * writing each page with probability write_percent (a fresh draw per
+ * pass) and reading the others.  The reads matter: without eager split,
+ * the first write into a huge mapping drops it, and every later access
+ * to the rest of that 2M range, read or write, then faults in a 4K map.
  */
 static uint64_t pass_cmds(struct bench *b, uint64_t pass, uint64_t percent, int alias,
 			  struct l2_cmd *cmds)
@@ -324,11 +329,10 @@ static uint64_t pass_cmds(struct bench *b, uint64_t pass, uint64_t percent, int 
 		uint32_t *list = bench_list(b, c);
 
 		first = (uint64_t)c * b->pages_per_vcpu;
-		cmds[c] = (struct l2_cmd){ .gva = b->gva[alias], .tag = pass << 32 };
+		cmds[c] = (struct l2_cmd){ .gva = b->gva[alias], .tag = pass << 32,
+					   .first = first, .nr_pages = b->pages_per_vcpu };
 		if (percent >= 100) {
 			cmds[c].op = L2_OP_WRITE;
-			cmds[c].first = first;
-			cmds[c].nr_pages = b->pages_per_vcpu;
 			bitmap_fill_range(b->written, first, b->pages_per_vcpu);
 			total += b->pages_per_vcpu;
 			continue;
@@ -340,7 +344,7 @@ static uint64_t pass_cmds(struct bench *b, uint64_t pass, uint64_t percent, int 
 			list[n++] = (uint32_t)(first + i);
 			bitmap_set_bit(b->written, first + i);
 		}
-		cmds[c].op = L2_OP_WRITE_LIST;
+		cmds[c].op = L2_OP_ACCESS;
 		cmds[c].list_len = n;
 		total += n;
 	}
@@ -365,13 +369,17 @@ static void run_pass(struct bench *b, struct run_result *r, const char *name, ui
 
 /*
  * Harvest after pass it: GET, and in manual-protect mode CLEAR of what GET
- * reported.  The dirty log must hold exactly the pages written since the
- * last harvest (nothing else writes the slot), plus, in the first manual
- * harvest, every page: KVM_DIRTY_LOG_INITIALLY_SET.
+ * reported.  Every page written since the last harvest must be in the
+ * dirty log (nothing else writes the slot), and in the first manual
+ * harvest every page: KVM_DIRTY_LOG_INITIALLY_SET.  A page the pass only
+ * read may be reported too: when a read fault maps a page writable, KVM
+ * marks it dirty right away (make_spte(), to spare the write fault that
+ * would follow), which the shadow MMU does for the 4K maps it creates
+ * after dropping a huge SPTE.  Those are counted, not failed.
  */
 static void harvest(struct bench *b, struct run_result *r, uint64_t it)
 {
-	uint64_t nr_pages = b->size / SZ_4K, chunk, first;
+	uint64_t nr_pages = b->size / SZ_4K, chunk, first, lost;
 	struct dirty_diff diff;
 	struct phase_mark m;
 	struct phase *p;
@@ -386,10 +394,14 @@ static void harvest(struct bench *b, struct run_result *r, uint64_t it)
 	if (opt.manual && it == 1)
 		bitmap_fill_range(b->written, 0, nr_pages);
 	dirty_diff(b->dirty, b->written, nr_pages, &diff);
-	TEST_ASSERT(!diff.missing && !diff.extra,
-		    "check dirty-log: after pass %lu, of %lu pages expected dirty, %lu are not "
-		    "in the log and %lu unwritten pages are (first mismatch: page %lu)",
-		    it, bitmap_weight(b->written, nr_pages), diff.missing, diff.extra, diff.first);
+	for (lost = 0; diff.missing && lost < nr_pages; lost++)
+		if (bitmap_test(b->written, lost) && !bitmap_test(b->dirty, lost))
+			break;
+	TEST_ASSERT(!diff.missing,
+		    "check dirty-log: after pass %lu, of %lu pages written, %lu are not in the "
+		    "log (the first: page %lu)",
+		    it, bitmap_weight(b->written, nr_pages), diff.missing, lost);
+	p->pages_read_dirty = diff.extra;
 
 	if (!opt.manual)
 		return;
@@ -692,8 +704,9 @@ static void emit_json(const struct run_result *r)
 
 		OUT("%s{\"phase\": \"%s\", \"seconds\": %.9f, \"d4k\": %ld, \"d2m\": %ld, "
 		    "\"d1g\": %ld, \"pf_taken\": %lu, \"pf_fixed\": %lu, \"pages_written\": %lu, "
-		    "\"pages_dirty\": %lu", i ? ", " : "", p->name, p->seconds, p->d4k, p->d2m,
-		    p->d1g, p->pf_taken, p->pf_fixed, p->pages_written, p->pages_dirty);
+		    "\"pages_dirty\": %lu, \"pages_read_dirty\": %lu", i ? ", " : "", p->name,
+		    p->seconds, p->d4k, p->d2m, p->d1g, p->pf_taken, p->pf_fixed, p->pages_written,
+		    p->pages_dirty, p->pages_read_dirty);
 		if (p->traced)
 			OUT(", \"splits_4k\": %lu, \"splits_2m\": %lu, \"splits_1g\": %lu, "
 			    "\"eagain\": %lu, \"split_failed\": %lu, \"trace_lost\": %lu",

@@ -29,6 +29,7 @@
 #include "kvm_util.h"
 #include "stats.h"
 #include "variant.h"
+#include "x86_64/l1_worker.h"
 #include "x86_64/nested_worker.h"
 #include "x86_64/tdp.h"
 
@@ -39,7 +40,7 @@
 
 struct nmmu_opt {
 	int letter;
-	const char *arg;		/* the argument's name in the usage */
+	const char *arg;		/* the argument's name in the usage; NULL: a flag, parse(NULL) */
 	const char *help;		/* the text after "-x arg" ("\n" + spaces for more) */
 	/* Take the argument; false makes it a usage error naming help's first line. */
 	bool (*parse)(const char *arg);
@@ -124,6 +125,7 @@ struct nmmu_slot {
 	uint64_t nr_pages;		/* 4K pages */
 	enum backing_type backing;
 	char *hva;
+	uint64_t hva_skew;		/* hva - gpa modulo the backing's page size */
 	uint64_t *expect;		/* what each page holds: L2's last write */
 	unsigned long *written;		/* pages written while logging, since the last check */
 };
@@ -135,14 +137,17 @@ struct nmmu_view {
 	int vcpu;			/* the worker that writes it; -1: all, in slices */
 	l2_gpa_t l2_gpa;
 	gva_t gva;			/* through L1's direct map */
-	enum tdp_level leaf;		/* L1's EPT/NPT leaf */
-	uint64_t map_size;		/* nested mapping size: the model's rule */
-	uint64_t nr_maps;		/* nested mappings of map_size over the slot */
+	enum tdp_level leaf;		/* L1's EPT/NPT leaf (TDP_1G for an L1 view) */
+	bool l1;			/* L1 itself touches the slot: the TDP MMU */
+	bool listed;			/* only listed pages mapped (nmmu_view_add_pages) */
+	uint64_t map_size;		/* the largest mapping the model gives the view */
+	uint64_t nr_maps;		/* the mappings the model gives the whole view */
 };
 
 struct nmmu {
 	struct kvm_vm *vm;
 	struct nested_worker *w;
+	struct l1_worker *l1w;		/* nmmu_start_l1(): L1 workers, no L2 */
 	struct nmmu_slot slots[NMMU_MAX_SLOTS];
 	int nr_slots;
 	struct nmmu_view views[NMMU_MAX_VIEWS];
@@ -169,10 +174,26 @@ struct nmmu_slot *nmmu_slot_require(struct nmmu *f, uint32_t id, gpa_t gpa,
 				    uint64_t size, enum backing_type backing);
 
 /*
+ * Like nmmu_slot_require(), at any 4K-aligned gpa with any 4K-multiple size.
+ * The host address is congruent to gpa modulo the backing's page size when
+ * hva_skew is 0, else hva_skew bytes (a 4K multiple below the backing's
+ * page size) off congruence, so that KVM may map it only at 4K (or, for
+ * hugetlb1g with a 2M-multiple skew, at 2M).  The host memory covers the
+ * whole host pages the slot touches, so a partial huge page at the slot's
+ * head or tail is still a huge page on the host: only KVM's memslot rules
+ * keep it from mapping it huge.
+ */
+struct nmmu_slot *nmmu_slot_require_geom(struct nmmu *f, uint32_t id, gpa_t gpa,
+					 uint64_t size, enum backing_type backing,
+					 uint64_t hva_skew);
+
+/*
  * Map the whole slot at l2_gpa in a root with L1 leaves of the given level.
- * The model's rule for the nested mappings: KVM maps no larger than L1's
- * leaf, the host page, and what fits in the memslot (a 1G leaf over a 64M
- * slot gives 2M mappings).
+ * l2_gpa must be congruent to the slot's GPA modulo the leaf size (L1's
+ * leaves map aligned ranges); the leaves cover every aligned range the slot
+ * touches, so at an unaligned slot the first and last leaves also cover L1
+ * GPAs outside the slot, which L2 never touches.  The model's rule for the
+ * nested mappings is nmmu_model_map_size().
  */
 struct nmmu_view *nmmu_view_add(struct nmmu *f, struct nmmu_slot *s, unsigned int root,
 				l2_gpa_t l2_gpa, enum tdp_level leaf);
@@ -180,17 +201,30 @@ struct nmmu_view *nmmu_view_add(struct nmmu *f, struct nmmu_slot *s, unsigned in
 struct nmmu_view *nmmu_view_add_pages(struct nmmu *f, struct nmmu_slot *s, l2_gpa_t l2_gpa,
 				      const uint32_t *pages, uint64_t n);
 unsigned int nmmu_root_add(struct nmmu *f);
+/*
+ * The slot as L1 itself touches it, through its direct map (no L2, no
+ * EPT/NPT of L1's): the TDP MMU's mappings, the model with no L1 leaf
+ * limit.  For a fixture started with nmmu_start_l1().
+ */
+struct nmmu_view *nmmu_view_add_l1(struct nmmu *f, struct nmmu_slot *s);
 
 /*
  * Start nr_vcpus L2 workers, vCPU i on root roots[i] (root 0 for all when
  * roots is NULL), and take the baseline counts.
  */
 void nmmu_start(struct nmmu *f, int nr_vcpus, const unsigned int *roots);
+/* Instead of nmmu_start(): nr_vcpus L1 workers (l1_worker.h) for L1 views. */
+void nmmu_start_l1(struct nmmu *f, int nr_vcpus);
 
 /* L2 writes tag ^ page to every page of the view. */
 void nmmu_write(struct nmmu *f, struct nmmu_view *v, uint64_t tag);
 /* L2 reads every page of the view and asserts it holds tag ^ page. */
 void nmmu_check(struct nmmu *f, struct nmmu_view *v, uint64_t tag);
+/* L2 writes (checks) pages [first, first + n) of the view, on one vCPU. */
+void nmmu_write_range(struct nmmu *f, struct nmmu_view *v, uint64_t first, uint64_t n,
+		      uint64_t tag);
+void nmmu_check_range(struct nmmu *f, struct nmmu_view *v, uint64_t first, uint64_t n,
+		      uint64_t tag);
 /* L2 writes the listed pages, spread in contiguous pieces over the vCPUs. */
 void nmmu_write_pages(struct nmmu *f, struct nmmu_view *v, const uint32_t *pages,
 		      uint64_t n, uint64_t tag);
@@ -216,8 +250,91 @@ struct nmmu_delta {
 
 /* n more (fewer, for n < 0) nested mappings of map_size. */
 void nmmu_delta_maps(struct nmmu_delta *d, uint64_t map_size, int64_t n);
-/* All the nested mappings of a view at its map_size, times sign. */
+/*
+ * All the mappings of a view as the model gives them (the listed pages at
+ * 4K for nmmu_view_add_pages()), times sign.
+ */
 void nmmu_delta_view(struct nmmu_delta *d, const struct nmmu_view *v, int64_t sign);
+
+/*
+ * The model: the size of the mapping KVM installs for page i of the view's
+ * slot when L2 touches it and nothing (dirty logging) forces 4K: the largest
+ * of 1G/2M/4K that is no larger than L1's leaf and the host page, whose
+ * aligned GPA range lies wholly inside the slot, and for which the host
+ * address is congruent.  These are KVM's rules: lpage_info disallows the
+ * huge pages at a slot's head and tail that the slot does not wholly hold,
+ * and every huge page of a slot whose host address is not congruent to its
+ * GPA at that size (kvm_alloc_memslot_metadata()); kvm_mmu_max_mapping_level()
+ * caps the rest at the host's page (host_pfn_mapping_level()) and, in the
+ * shadow MMU, at L1's leaf.  An L1 view (nmmu_view_add_l1()) has no leaf
+ * limit.
+ */
+uint64_t nmmu_model_map_size(const struct nmmu_view *v, uint64_t page);
+/*
+ * d += sign x the mappings covering pages [first, first + n) of the view's
+ * slot (a huge mapping that intersects the range counts once).  Not for
+ * views of listed pages.
+ */
+void nmmu_model_delta(struct nmmu_delta *d, const struct nmmu_view *v,
+		      uint64_t first, uint64_t n, int64_t sign);
+
+/*
+ * The model with state: which mapping covers each page of a view's slot
+ * now, stepped through what L2 (or L1) and the host do, so that a phase's
+ * expected delta is the change of nmmu_state_counts() across it.  The
+ * rules, read in the 6.1 and 6.12 sources (mmu.c, paging_tmpl.h,
+ * tdp_mmu.c, spte.c):
+ *  - an access with logging off to an unmapped page maps the page's
+ *    nmmu_model_map_size() range (the whole range must be unmapped);
+ *  - with logging on, every fault maps 4K (kvm_mmu_hugepage_adjust()), and
+ *    maps it writable, so the page is dirty even when only read
+ *    (make_spte() marks a writable SPTE's page dirty; the gPTEs are dirty
+ *    and the host page writable after populate);
+ *  - a read of a mapped page never faults; so does a write with logging
+ *    off (KVM makes the SPTE writable in place);
+ *  - a write with logging on to a write-protected huge mapping: the shadow
+ *    MMU (nested) drops the huge SPTE and maps the page at 4K
+ *    (__link_shadow_page() zaps the huge SPTE), as does the TDP MMU before
+ *    6.2 (kvm_tdp_mmu_map() zaps it); since 6.2 the TDP MMU splits it on
+ *    the fault instead (tdp_mmu_split_huge_page() in kvm_tdp_mmu_map()):
+ *    1G into 2M, the written page's 2M into 4K, the new SPTEs write-
+ *    protected copies, only the written page dirty;
+ *  - eager splitting (logging on, eager_page_split=Y) splits every huge
+ *    mapping of the slot to 4K, write-protected (nothing dirty);
+ *  - logging off zaps every mapping smaller than the page's
+ *    nmmu_model_map_size() (kvm_mmu_zap_collapsible_sptes(): only where a
+ *    huge page can be mapped again; a slot's partial head and tail and an
+ *    incongruent slot keep their 4K mappings).
+ */
+enum nmmu_wp_fault {
+	NMMU_WP_FAULT_DROP,	/* the huge SPTE goes, the page maps 4K */
+	NMMU_WP_FAULT_SPLIT,	/* the huge SPTE splits one level at a time, to 4K */
+};
+
+struct nmmu_state {
+	const struct nmmu_view *v;
+	enum nmmu_wp_fault wp_fault;
+	uint8_t *level;		/* per page: 0 unmapped, else its mapping's tdp_level */
+};
+
+/* How this kernel's MMU of the view handles a write to a write-protected huge SPTE. */
+enum nmmu_wp_fault nmmu_wp_fault(const struct nmmu_view *v);
+/* Nothing mapped yet. */
+void nmmu_state_init(struct nmmu_state *m, const struct nmmu_view *v, enum nmmu_wp_fault f);
+void nmmu_state_free(struct nmmu_state *m);
+/* The mappings the state holds, by size. */
+void nmmu_state_counts(const struct nmmu_state *m, struct nmmu_delta *c);
+/*
+ * L2 (or L1) reads or writes pages [first, first + n), with the slot
+ * logging or not.  With dirty set, the pages the accesses make dirty in
+ * KVM's log (written, or faulted in writable) are set in it.
+ */
+void nmmu_state_access(struct nmmu_state *m, uint64_t first, uint64_t n, bool write,
+		       bool logging, unsigned long *dirty);
+/* Every mapping larger than size that intersects pages [first, first + n) splits to size. */
+void nmmu_state_split(struct nmmu_state *m, uint64_t first, uint64_t n, uint64_t size);
+/* Logging off: the collapsible mappings go. */
+void nmmu_state_zap_collapsible(struct nmmu_state *m);
 
 /*
  * End a phase: assert that the counts moved from those at the end of the

@@ -26,6 +26,12 @@ enum l2_op {
 	 * KVM_RUN short (see nested_worker_loop()).
 	 */
 	L2_OP_WRITE_LOOP,
+	/*
+	 * Touch every page of the range, as upstream's memstress guest does:
+	 * write tag ^ page index to the pages of the index list (ascending
+	 * page indices within the range), read the first word of the others.
+	 */
+	L2_OP_ACCESS,
 };
 
 /* One command, in L1 memory; page indices count from gva. */
@@ -35,7 +41,7 @@ struct l2_cmd {
 	uint64_t nr_pages;	/* range length, in 4K pages */
 	uint64_t first;		/* first page index this vCPU handles */
 	uint64_t tag;
-	gva_t list;		/* L2_OP_WRITE_LIST: uint32_t page indices */
+	gva_t list;		/* L2_OP_WRITE_LIST, L2_OP_ACCESS: uint32_t page indices */
 	uint64_t list_len;
 	uint64_t calls;		/* l2_call()s L2 makes while executing */
 	uint64_t seq;		/* L2_OP_WRITE_LOOP: the last write completed */
@@ -101,7 +107,7 @@ void nested_worker_loop_stop(struct nested_worker *w, int vcpu);
 /* The sequence number of the last write L2 completed, as L2 published it. */
 uint64_t nested_worker_loop_seq(struct nested_worker *w, int vcpu);
 
-/* Host side of L2_OP_WRITE_LIST: the list buffer of a vCPU. */
+/* Host side of L2_OP_WRITE_LIST and L2_OP_ACCESS: the list buffer of a vCPU. */
 uint32_t *nested_worker_list(struct nested_worker *w, int vcpu);
 
 #endif /* SELFTEST_X86_NESTED_WORKER_H */

@@ -33,10 +33,13 @@ gpa_t tdp_root_gpa(struct kvm_vm *vm, unsigned int root);
 
 /*
  * Map [l2_gpa, l2_gpa + size) to [l1_gpa, l1_gpa + size) with leaves of
- * the given level, in one root.  Every leaf must cover a memslot that
- * exists now (it may be larger than the slot), and no vCPU may have run yet: KVM shadows these tables and
- * would not notice the host rewriting them behind its back.  Mapping one
- * L1 range at several L2 addresses makes aliases.
+ * the given level, in one root.  Every leaf must overlap a memslot that
+ * exists now; it need not lie inside one (a leaf may be larger than the
+ * slot, or cover a partial huge page at an unaligned slot's head or tail,
+ * of which L2 touches only the slot's pages).  No vCPU may have run yet:
+ * KVM shadows these tables and would not notice the host rewriting them
+ * behind its back.  Mapping one L1 range at several L2 addresses makes
+ * aliases.
  */
 void tdp_map(struct kvm_vm *vm, unsigned int root, l2_gpa_t l2_gpa,
 	     gpa_t l1_gpa, uint64_t size, enum tdp_level level);

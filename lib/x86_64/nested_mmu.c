@@ -37,7 +37,7 @@ static void usage(const char *prog, int code)
 	printf("usage: %s%s%s%s", prog, c->b.help ? " [-b size]" : "",
 	       c->s.help ? " [-s backing]" : "", c->v.help ? " [-v vcpus]" : "");
 	for (o = c->opts; o && o->letter; o++)
-		printf(" [-%c %s]", o->letter, o->arg);
+		printf(" [-%c%s%s]", o->letter, o->arg ? " " : "", o->arg ? o->arg : "");
 	printf(" [-V] [-h]\n");
 	if (c->about)
 		printf("  %s\n", c->about);
@@ -90,7 +90,8 @@ void nmmu_parse_args(struct nmmu_cli *c, int argc, char *argv[])
 	if (c->v.help)
 		len += snprintf(optstring + len, sizeof(optstring) - len, "v:");
 	for (o = c->opts; o && o->letter; o++)
-		len += snprintf(optstring + len, sizeof(optstring) - len, "%c:", o->letter);
+		len += snprintf(optstring + len, sizeof(optstring) - len, "%c%s", o->letter,
+				o->arg ? ":" : "");
 	snprintf(optstring + len, sizeof(optstring) - len, "Vh");
 
 	while ((opt = getopt(argc, argv, optstring)) != -1) {
@@ -118,8 +119,8 @@ void nmmu_parse_args(struct nmmu_cli *c, int argc, char *argv[])
 			if (opt == o->letter)
 				break;
 		if (o && o->letter) {
-			if (!o->parse(optarg))
-				bad(argv[0], opt, optarg, o->help);
+			if (!o->parse(o->arg ? optarg : NULL))
+				bad(argv[0], opt, o->arg ? optarg : "", o->help);
 			continue;
 		}
 		test_opt_common(opt, usage, argv[0]);
@@ -154,24 +155,34 @@ void nmmu_free(struct nmmu *f)
 	}
 	if (f->w)
 		nested_worker_free(f->w);
+	if (f->l1w)
+		l1_worker_free(f->l1w);
 	vm_free(f->vm);
 }
 
-struct nmmu_slot *nmmu_slot_require(struct nmmu *f, uint32_t id, gpa_t gpa,
-				    uint64_t size, enum backing_type backing)
+static struct nmmu_slot *slot_add(struct nmmu *f, uint32_t id, gpa_t gpa, uint64_t size,
+				  enum backing_type backing, uint64_t hva_skew, bool geom)
 {
+	uint64_t page = backing_page_size(backing);
 	struct nmmu_slot *s;
 	const char *why;
 
 	TEST_ASSERT(f->nr_slots < NMMU_MAX_SLOTS, "more than %d slots", NMMU_MAX_SLOTS);
-	why = backing_reserve(backing, size);
+	TEST_ASSERT(page && IS_ALIGNED(hva_skew, SZ_4K) && hva_skew < page,
+		    "slot %u: host address skew 0x%lx is not a 4K multiple below the %s "
+		    "page size", id, hva_skew, backing_name(backing));
+	/* The host pages the slot touches, whole. */
+	why = backing_reserve(backing, ALIGN_UP(((gpa + hva_skew) & (page - 1)) + size, page));
 	TEST_REQUIRE(!why, "slot %u: %s", id, why);
 	s = &f->slots[f->nr_slots++];
 	*s = (struct nmmu_slot){
 		.id = id, .gpa = gpa, .size = size, .nr_pages = size / SZ_4K,
-		.backing = backing,
+		.backing = backing, .hva_skew = hva_skew,
 	};
-	vm_memslot_add(f->vm, id, gpa, size, backing, 0);
+	if (geom)
+		vm_memslot_add_geom(f->vm, id, gpa, size, backing, 0, hva_skew);
+	else
+		vm_memslot_add(f->vm, id, gpa, size, backing, 0);
 	why = vm_memslot_prefault(f->vm, id);
 	TEST_REQUIRE(!why, "slot %u: %s", id, why);
 	s->hva = vm_memslot(f->vm, id)->hva;
@@ -179,6 +190,19 @@ struct nmmu_slot *nmmu_slot_require(struct nmmu *f, uint32_t id, gpa_t gpa,
 	s->written = bitmap_zalloc(s->nr_pages);
 	TEST_ASSERT(s->expect, "out of memory");
 	return s;
+}
+
+struct nmmu_slot *nmmu_slot_require(struct nmmu *f, uint32_t id, gpa_t gpa,
+				    uint64_t size, enum backing_type backing)
+{
+	return slot_add(f, id, gpa, size, backing, 0, false);
+}
+
+struct nmmu_slot *nmmu_slot_require_geom(struct nmmu *f, uint32_t id, gpa_t gpa,
+					 uint64_t size, enum backing_type backing,
+					 uint64_t hva_skew)
+{
+	return slot_add(f, id, gpa, size, backing, hva_skew, true);
 }
 
 static struct nmmu_view *view_new(struct nmmu *f, struct nmmu_slot *s, unsigned int root,
@@ -192,21 +216,48 @@ static struct nmmu_view *view_new(struct nmmu *f, struct nmmu_slot *s, unsigned 
 		.slot = s, .root = root, .vcpu = -1, .l2_gpa = l2_gpa,
 		.gva = direct_gva(l2_gpa), .leaf = leaf,
 	};
-	v->map_size = tdp_level_size(leaf);
-	if (backing_page_size(s->backing) < v->map_size)
-		v->map_size = backing_page_size(s->backing);
-	while (v->map_size > SZ_4K && (v->map_size > s->size || !IS_ALIGNED(s->gpa, v->map_size)))
-		v->map_size = v->map_size == SZ_1G ? SZ_2M : SZ_4K;
-	v->nr_maps = s->size / v->map_size;
 	return v;
+}
+
+/* The view's summary: the largest mapping the model gives it, and how many in all. */
+static void view_sizes(struct nmmu_view *v)
+{
+	struct nmmu_delta d = { 0 };
+
+	nmmu_model_delta(&d, v, 0, v->slot->nr_pages, 1);
+	v->map_size = d.d1g ? SZ_1G : d.d2m ? SZ_2M : SZ_4K;
+	v->nr_maps = d.d4k + d.d2m + d.d1g;
 }
 
 struct nmmu_view *nmmu_view_add(struct nmmu *f, struct nmmu_slot *s, unsigned int root,
 				l2_gpa_t l2_gpa, enum tdp_level leaf)
 {
-	struct nmmu_view *v = view_new(f, s, root, l2_gpa, leaf);
+	uint64_t step = tdp_level_size(leaf);
+	struct nmmu_view *v;
+	gpa_t first = ALIGN_DOWN(s->gpa, step), end = ALIGN_UP(s->gpa + s->size, step);
 
-	tdp_map(f->vm, root, l2_gpa, s->gpa, ALIGN_UP(s->size, tdp_level_size(leaf)), leaf);
+	TEST_ASSERT(!((l2_gpa ^ s->gpa) & (step - 1)),
+		    "view of slot %u: L2 GPA 0x%lx and L1 GPA 0x%lx differ modulo the %s leaf "
+		    "size: L1's %s leaves map %s-aligned ranges, so page i of the slot would not "
+		    "be at l2_gpa + i pages", s->id, l2_gpa, s->gpa, tdp_level_name(leaf),
+		    tdp_level_name(leaf), tdp_level_name(leaf));
+	v = view_new(f, s, root, l2_gpa, leaf);
+	view_sizes(v);
+	/*
+	 * Leaves over every aligned range the slot touches: at a slot's head
+	 * and tail a leaf also covers L1 GPAs outside the slot (tdp_map()
+	 * wants each leaf to overlap a memslot, not to lie inside one).
+	 */
+	tdp_map(f->vm, root, l2_gpa - (s->gpa - first), first, end - first, leaf);
+	return v;
+}
+
+struct nmmu_view *nmmu_view_add_l1(struct nmmu *f, struct nmmu_slot *s)
+{
+	struct nmmu_view *v = view_new(f, s, 0, s->gpa, TDP_1G);
+
+	v->l1 = true;
+	view_sizes(v);
 	return v;
 }
 
@@ -219,6 +270,8 @@ struct nmmu_view *nmmu_view_add_pages(struct nmmu *f, struct nmmu_slot *s, l2_gp
 	for (i = 0; i < n; i++)
 		tdp_map(f->vm, 0, l2_gpa + (uint64_t)pages[i] * SZ_4K,
 			s->gpa + (uint64_t)pages[i] * SZ_4K, SZ_4K, TDP_4K);
+	v->listed = true;
+	v->map_size = SZ_4K;
 	v->nr_maps = n;
 	return v;
 }
@@ -230,9 +283,43 @@ unsigned int nmmu_root_add(struct nmmu *f)
 
 void nmmu_start(struct nmmu *f, int nr_vcpus, const unsigned int *roots)
 {
+	int i;
+
+	for (i = 0; i < f->nr_views; i++)
+		TEST_ASSERT(!f->views[i].l1, "nmmu_start() with an L1 view: use nmmu_start_l1()");
 	f->w = nested_worker_create(f->vm, nr_vcpus, roots);
 	vm_page_stats(f->vm, &f->last);
 	f->new_tables = 0;
+}
+
+void nmmu_start_l1(struct nmmu *f, int nr_vcpus)
+{
+	int i;
+
+	for (i = 0; i < f->nr_views; i++)
+		TEST_ASSERT(f->views[i].l1, "nmmu_start_l1() with an L2 view: use nmmu_start()");
+	f->l1w = l1_worker_create(f->vm, nr_vcpus);
+	vm_page_stats(f->vm, &f->last);
+	f->new_tables = 0;
+}
+
+/* The workers of either kind. */
+static int workers_nr(struct nmmu *f)
+{
+	return f->l1w ? f->l1w->nr_vcpus : f->w->nr_vcpus;
+}
+
+static void worker_run(struct nmmu *f, int vcpu, const struct l2_cmd *c)
+{
+	if (f->l1w)
+		l1_worker_run(f->l1w, vcpu, c);
+	else
+		nested_worker_run(f->w, vcpu, c);
+}
+
+static uint32_t *worker_list(struct nmmu *f, int vcpu)
+{
+	return f->l1w ? l1_worker_list(f->l1w, vcpu) : nested_worker_list(f->w, vcpu);
 }
 
 /* Accounting: the L1 page-directory pages L2 walks for the first time. */
@@ -267,15 +354,50 @@ static void run_range(struct nmmu *f, struct nmmu_view *v, enum l2_op op, uint64
 {
 	uint64_t n = v->slot->nr_pages, i;
 
-	if (v->vcpu < 0)
+	TEST_ASSERT(v->l1 == !!f->l1w, "a view of %s through a fixture of %s workers",
+		    v->l1 ? "L1" : "L2", f->l1w ? "L1" : "L2");
+	if (v->vcpu < 0 && f->l1w)
+		l1_worker_run_all(f->l1w, op, v->gva, n, tag);
+	else if (v->vcpu < 0)
 		nested_worker_run_all(f->w, op, v->gva, n, tag);
 	else
-		nested_worker_run(f->w, v->vcpu, &(struct l2_cmd){
+		worker_run(f, v->vcpu, &(struct l2_cmd){
 			.op = op, .gva = v->gva, .nr_pages = n, .tag = tag });
 	nmmu_touched(f, v->l2_gpa, v->slot->size);
 	if (op == L2_OP_WRITE)
 		for (i = 0; i < n; i++)
 			note_write(f, v, i, tag);
+}
+
+static void run_sub(struct nmmu *f, struct nmmu_view *v, enum l2_op op, uint64_t first,
+		    uint64_t n, uint64_t tag)
+{
+	uint64_t i;
+
+	TEST_ASSERT(v->l1 == !!f->l1w, "a view of %s through a fixture of %s workers",
+		    v->l1 ? "L1" : "L2", f->l1w ? "L1" : "L2");
+	TEST_ASSERT(first <= v->slot->nr_pages && n <= v->slot->nr_pages - first,
+		    "pages %lu+%lu beyond slot %u", first, n, v->slot->id);
+	if (!n)
+		return;
+	worker_run(f, v->vcpu < 0 ? 0 : v->vcpu, &(struct l2_cmd){
+		.op = op, .gva = v->gva, .first = first, .nr_pages = n, .tag = tag });
+	nmmu_touched(f, v->l2_gpa + first * SZ_4K, n * SZ_4K);
+	if (op == L2_OP_WRITE)
+		for (i = first; i < first + n; i++)
+			note_write(f, v, i, tag);
+}
+
+void nmmu_write_range(struct nmmu *f, struct nmmu_view *v, uint64_t first, uint64_t n,
+		      uint64_t tag)
+{
+	run_sub(f, v, L2_OP_WRITE, first, n, tag);
+}
+
+void nmmu_check_range(struct nmmu *f, struct nmmu_view *v, uint64_t first, uint64_t n,
+		      uint64_t tag)
+{
+	run_sub(f, v, L2_OP_CHECK, first, n, tag);
 }
 
 void nmmu_write(struct nmmu *f, struct nmmu_view *v, uint64_t tag)
@@ -295,7 +417,9 @@ static void list_run(struct nmmu *f, struct nmmu_view *v, int vcpu, const uint32
 
 	TEST_ASSERT(n <= NESTED_WORKER_LIST_MAX, "%lu pages in one list, at most %d",
 		    n, NESTED_WORKER_LIST_MAX);
-	memcpy(nested_worker_list(f->w, vcpu), pages, n * sizeof(*pages));
+	TEST_ASSERT(v->l1 == !!f->l1w, "a view of %s through a fixture of %s workers",
+		    v->l1 ? "L1" : "L2", f->l1w ? "L1" : "L2");
+	memcpy(worker_list(f, vcpu), pages, n * sizeof(*pages));
 	*c = (struct l2_cmd){ .op = L2_OP_WRITE_LIST, .gva = v->gva, .tag = tag,
 			      .list_len = n };
 	for (i = 0; i < n; i++) {
@@ -309,7 +433,7 @@ static void list_run(struct nmmu *f, struct nmmu_view *v, int vcpu, const uint32
 void nmmu_write_pages(struct nmmu *f, struct nmmu_view *v, const uint32_t *pages,
 		      uint64_t n, uint64_t tag)
 {
-	int nr = v->vcpu < 0 ? f->w->nr_vcpus : 1, i;
+	int nr = v->vcpu < 0 ? workers_nr(f) : 1, i;
 	struct l2_cmd c;
 
 	for (i = 0; i < nr; i++) {
@@ -317,7 +441,7 @@ void nmmu_write_pages(struct nmmu *f, struct nmmu_view *v, const uint32_t *pages
 		int vcpu = v->vcpu < 0 ? i : v->vcpu;
 
 		list_run(f, v, vcpu, pages + lo, hi - lo, tag, &c);
-		nested_worker_run(f->w, vcpu, &c);
+		worker_run(f, vcpu, &c);
 	}
 }
 
@@ -326,27 +450,15 @@ void nmmu_write_parallel(struct nmmu *f, const struct nmmu_write *w)
 	struct l2_cmd cmds[NESTED_WORKER_MAX_VCPUS];
 	int i;
 
-	for (i = 0; i < f->w->nr_vcpus; i++)
+	for (i = 0; i < workers_nr(f); i++)
 		list_run(f, w[i].view, i, w[i].pages, w[i].n, w[i].tag, &cmds[i]);
-	nested_worker_run_parallel(f->w, cmds);
+	if (f->l1w)
+		l1_worker_run_parallel(f->l1w, cmds);
+	else
+		nested_worker_run_parallel(f->w, cmds);
 }
 
 /* The model. */
-
-void nmmu_delta_maps(struct nmmu_delta *d, uint64_t map_size, int64_t n)
-{
-	if (map_size == SZ_1G)
-		d->d1g += n;
-	else if (map_size == SZ_2M)
-		d->d2m += n;
-	else
-		d->d4k += n;
-}
-
-void nmmu_delta_view(struct nmmu_delta *d, const struct nmmu_view *v, int64_t sign)
-{
-	nmmu_delta_maps(d, v->map_size, sign * (int64_t)v->nr_maps);
-}
 
 void nmmu_phase_end_since(struct nmmu *f, const char *phase, const struct page_stats *from,
 			  const struct nmmu_delta *d)

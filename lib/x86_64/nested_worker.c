@@ -9,7 +9,7 @@
 static void l2_worker_exec(struct l2_cmd *c)
 {
 	uint32_t *list = (uint32_t *)c->list;
-	uint64_t i, page, done = 0;
+	uint64_t i, page, done = 0, next = 0;
 
 	c->calls = 0;
 	for (i = 0; ; i++) {
@@ -28,8 +28,12 @@ static void l2_worker_exec(struct l2_cmd *c)
 			GUEST_ASSERT_MSG(*p == l2_page_value(c->tag, page),
 					 "page %lu at GVA 0x%lx: expected 0x%lx, found 0x%lx",
 					 page, (uint64_t)p, l2_page_value(c->tag, page), *p);
-		else
+		else if (c->op != L2_OP_ACCESS)
 			*p = l2_page_value(c->tag, page);
+		else if (next < c->list_len && list[next] == page)
+			*p = l2_page_value(c->tag, list[next++]);
+		else
+			(void)*p;
 
 		/* Exits to L1 along the way: L1 must resume L2 where it was. */
 		if (++done % L2_CHUNK_PAGES == 0) {
@@ -139,12 +143,12 @@ uint32_t *nested_worker_list(struct nested_worker *w, int vcpu)
 void nested_worker_run(struct nested_worker *w, int vcpu, const struct l2_cmd *cmd)
 {
 	struct l2_cmd *c = &w->cmds[vcpu];
+	bool has_list = cmd->op == L2_OP_WRITE_LIST || cmd->op == L2_OP_ACCESS;
 	struct ucall uc;
 
-	TEST_ASSERT(cmd->op != L2_OP_WRITE_LIST || cmd->list_len <= NESTED_WORKER_LIST_MAX,
-		    "page list too long");
+	TEST_ASSERT(!has_list || cmd->list_len <= NESTED_WORKER_LIST_MAX, "page list too long");
 	*c = *cmd;
-	if (c->op == L2_OP_WRITE_LIST)
+	if (has_list)
 		c->list = w->lists_gva[vcpu];
 	TEST_ASSERT_EQ(vcpu_run_ucall(w->vcpus[vcpu], &uc), UCALL_SYNC,
 		       "ucall from the L2 worker");

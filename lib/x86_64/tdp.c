@@ -106,8 +106,9 @@ void tdp_map(struct kvm_vm *vm, unsigned int root, l2_gpa_t l2_gpa,
 	TEST_ASSERT(l2_gpa + size <= DIRECT_MAP_SIZE,
 		    "L2 GPA range ends at 0x%lx, beyond the guests' direct map", l2_gpa + size);
 	/*
-	 * Every leaf must cover some memslot: a leaf may be larger than the
+	 * Every leaf must overlap some memslot: a leaf may be larger than the
 	 * slot under it (a 1G leaf over a 64M slot is a case worth testing),
+	 * or hold a partial huge page at an unaligned slot's head or tail,
 	 * but mapping memory that has no slot yet is a setup-order mistake.
 	 */
 	for (off = 0; off < size; off += step) {

@@ -315,8 +315,40 @@ def phase_detail(run, name):
 
 
 def cfg_key(run):
+    """The workload, and whether ours counted splits with the tracepoint
+    (upstream never does): the tracepoint costs time in the phases that split."""
     return (run["mmu"], run["vcpus"], run["mem_per_vcpu"], run["write_percent"],
-            run["backing"], run["l1_leaf"], run["dirty_log"], run["aliases"])
+            run["backing"], run["l1_leaf"], run["dirty_log"], run["aliases"],
+            bool(run.get("traced")))
+
+
+def median(v):
+    v = sorted(v)
+    n = len(v)
+    return v[n // 2] if n % 2 else (v[n // 2 - 1] + v[n // 2]) / 2
+
+
+def merged(runs):
+    """(tool, cfg_key, eager) -> one run whose phases are the medians over
+    the repeats of that configuration (the first repeat's detail), with
+    "repeats" = how many."""
+    by = {}
+    for r in runs:
+        if "phases" in r:
+            by.setdefault((r["tool"], cfg_key(r), r["eager_page_split"]), []).append(r)
+    out = {}
+    for k, rs in by.items():
+        m = dict(rs[0])
+        m["phases"] = {p: median([x["phases"][p] for x in rs if p in x["phases"]])
+                       for p in rs[0]["phases"]}
+        m["repeats"] = len(rs)
+        out[k] = m
+    return out
+
+
+def peer_of(m, tool, key, eager):
+    """Upstream's merged run for ours' configuration key (upstream is untraced)."""
+    return m.get((tool, key[:-1] + (False,), eager))
 
 
 def mib(n):
@@ -351,26 +383,36 @@ def analyze(runs):
     base = [r for r in ours if r["mmu"] == "nested" and r["dirty_log"] == "get"
             and r["aliases"] == 1 and r["l1_leaf"] == "1G"]
 
-    # Enable time against memory (eager on: the split is in the ioctl).
+    # Enable time against memory (eager on: the split is in the ioctl),
+    # every run a point; with and without the tracepoint apart, as it
+    # costs time per split.
     sc = {}
-    for label, sel in [("all", lambda r: True), ("1 vCPU", lambda r: r["vcpus"] == 1),
-                       ("2 vCPUs", lambda r: r["vcpus"] == 2)]:
-        pts = [(r["vcpus"] * r["mem_per_vcpu"], r["phases"]["enable"]) for r in base
-               if r["eager_page_split"] and sel(r)]
-        f = fit([p[0] for p in pts], [p[1] for p in pts])
-        if f:
-            sc[f"enable eager=Y, {label}"] = f
-    for eager in (True, False):
-        pts = [(r["vcpus"] * r["mem_per_vcpu"], r["phases"]["first_pass"]) for r in base
-               if r["eager_page_split"] == eager and r["write_percent"] == 5]
-        f = fit([p[0] for p in pts], [p[1] for p in pts])
-        if f:
-            sc[f"first_pass 5% writes eager={'Y' if eager else 'N'}"] = f
+    linear = None
+    for traced in (False, True):
+        tag = "" if traced else ", no tracepoint"
+        for label, sel in [("all", lambda r: True), ("1 vCPU", lambda r: r["vcpus"] == 1),
+                           ("2 vCPUs", lambda r: r["vcpus"] == 2)]:
+            pts = [(r["vcpus"] * r["mem_per_vcpu"], r["phases"]["enable"]) for r in base
+                   if r["eager_page_split"] and sel(r) and bool(r.get("traced")) == traced]
+            f = fit([p[0] for p in pts], [p[1] for p in pts])
+            if f:
+                sc[f"enable eager=Y, {label}{tag}"] = f
+                # The claim's fit: the one over the most sizes, untraced first.
+                if label == "all" and (not linear or f["sizes"] > sc[linear]["sizes"]):
+                    linear = f"enable eager=Y, {label}{tag}"
+        for eager in (True, False):
+            pts = [(r["vcpus"] * r["mem_per_vcpu"], r["phases"]["first_pass"]) for r in base
+                   if r["eager_page_split"] == eager and r["write_percent"] == 5
+                   and bool(r.get("traced")) == traced]
+            f = fit([p[0] for p in pts], [p[1] for p in pts])
+            if f:
+                sc[f"first_pass 5% writes eager={'Y' if eager else 'N'}{tag}"] = f
     tdp = [r for r in ours if r["mmu"] == "tdp" and r["eager_page_split"]]
     pts = [(r["vcpus"] * r["mem_per_vcpu"], r["phases"]["enable"]) for r in tdp]
     f = fit([p[0] for p in pts], [p[1] for p in pts])
     if f:
         sc["enable eager=Y, TDP MMU (L1)"] = f
+    res["linear_fit"] = linear
     res["fits"] = sc
 
     # Cost of one 2M split in the enable ioctl, against the floor and the TDP MMU.
@@ -400,79 +442,103 @@ def analyze(runs):
                               "eagain": d["eagain"], "per_split": d["eagain"] / n})
     res["drops"] = drops
 
-    # Ours against upstream, same configuration and eager setting.
+    # Ours against upstream, same configuration and eager setting, medians
+    # over repeats.
     agree = []
-    upk = {(cfg_key(r), r["eager_page_split"]): r for r in up}
-    for r in ours:
-        u = upk.get((cfg_key(r), r["eager_page_split"]))
-        if not u:
+    m = merged(runs)
+    for (tool, k, eager), r in m.items():
+        u = peer_of(m, "upstream", k, eager)
+        if tool != "ours" or not u:
             continue
-        row = {"config": cfg_key(r), "eager": r["eager_page_split"], "ratios": {}}
-        for k in r["phases"]:
-            if k in u["phases"]:
-                row["ratios"][k] = ratio(r["phases"][k], u["phases"][k])
+        row = {"config": k, "eager": eager, "traced": k[-1], "repeats": r["repeats"],
+               "upstream_repeats": u["repeats"], "ratios": {}}
+        for p in r["phases"]:
+            if p in u["phases"]:
+                row["ratios"][p] = ratio(r["phases"][p], u["phases"][p])
         agree.append(row)
     res["vs_upstream"] = agree
 
-    # The seed's shape, as ratios of this run.
+    # The seed's shape, as ratios of this run (medians over repeats).
     shape = []
-    for r in base:
-        if r["write_percent"] != 5 or not r["eager_page_split"]:
+    for (tool, k, eager), r in sorted(m.items(), key=lambda x: str(x[0])):
+        if (tool != "ours" or not eager or r["write_percent"] != 5 or r["mmu"] != "nested"
+                or r["dirty_log"] != "get" or r["aliases"] != 1 or r["l1_leaf"] != "1G"):
             continue
-        off = [o for o in base if cfg_key(o) == cfg_key(r) and not o["eager_page_split"]]
+        off = m.get((tool, k, False))
         if off:
-            q = ratio(off[0]["phases"]["first_pass"], r["phases"]["first_pass"])
+            q = ratio(off["phases"]["first_pass"], r["phases"]["first_pass"])
             shape.append({"claim": "5% writes: first pass eager=N / eager=Y >= 10",
-                          "config": f"{r['vcpus']} vCPU x {mib(r['mem_per_vcpu'])}",
+                          "config": f"{r['vcpus']} vCPU x {mib(r['mem_per_vcpu'])}"
+                                    f"{'' if k[-1] else ' untraced'}",
                           "value": q, "holds": q is not None and q >= 10})
-    f = sc.get("enable eager=Y, all")
+    f = sc.get(linear) if linear else None
     # A line through two sizes fits exactly: linearity needs three or more.
     if f and f["sizes"] >= 3:
         shape.append({"claim": "enable time linear in memory (R^2 >= 0.95)", "config":
-                      f"{f['points']} points", "value": f["r2"], "holds": f["r2"] >= 0.95})
+                      f"{f['points']} points, {f['sizes']} sizes"
+                      f"{'' if 'no tracepoint' in linear else ', traced'}",
+                      "value": f["r2"], "holds": f["r2"] >= 0.95})
     for d in drops:
         if d["aliases"] > 1 and d["phase"] == "enable":
             shape.append({"claim": "-EAGAIN drops per split 2M page far below one (< 0.1)",
                           "config": f"{d['aliases']} aliases, {mib(d['mem'])}",
                           "value": d["per_split"], "holds": d["per_split"] < 0.1})
-    for k in KERNEL_ONLY:
-        qs = [(row["ratios"][k], row) for row in agree if row["ratios"].get(k) is not None]
-        if not qs:
-            continue
-        within = [q for q, _ in qs if abs(q - 1) <= 0.10]
-        lo, hi = min(q for q, _ in qs), max(q for q, _ in qs)
-        shape.append({"claim": f"ours/upstream {k} within 10%",
-                      "config": f"{len(within)} of {len(qs)}, {lo:.2f}..{hi:.2f}",
-                      "value": sorted(q for q, _ in qs)[len(qs) // 2],
-                      "holds": len(within) == len(qs)})
+    for traced in (False, True):
+        for k in KERNEL_ONLY:
+            qs = [row["ratios"][k] for row in agree
+                  if row["traced"] == traced and row["ratios"].get(k) is not None]
+            if not qs:
+                continue
+            within = [q for q in qs if abs(q - 1) <= 0.10]
+            shape.append({"claim": f"ours/upstream {k} within 10%"
+                                   f"{' (ours traced)' if traced else ''}",
+                          "config": f"{len(within)} of {len(qs)}, {min(qs):.2f}..{max(qs):.2f}",
+                          "value": median(qs), "holds": len(within) == len(qs)})
     res["shape"] = shape
     return res
 
 
 def config_title(k):
-    mmu, v, mem, w, backing, leaf, mode, aliases = k
+    mmu, v, mem, w, backing, leaf, mode, aliases, traced = k
     t = f"{'L1 (TDP MMU)' if mmu == 'tdp' else 'L2'} {v} vCPU x {mib(mem)} {backing}"
     if mmu == "nested":
         t += f" {leaf} leaf"
     t += f", {w}% writes, {mode}"
     if aliases > 1:
         t += f", {aliases} aliases"
+    if not traced:
+        t += ", no tracepoint"
     return t
+
+
+def peer_groups(m):
+    """cfg_key -> {(tool, eager): merged run}: each of ours' configurations
+    with upstream's runs of the same workload."""
+    groups = {}
+    for (tool, k, eager), r in m.items():
+        if tool == "ours":
+            g = groups.setdefault(k, {})
+            g[("ours", eager)] = r
+            for e in (True, False):
+                u = peer_of(m, "upstream", k, e)
+                if u:
+                    g[("upstream", e)] = u
+    for (tool, k, eager), r in m.items():
+        if tool == "upstream" and not any(kk[:-1] == k[:-1] for kk in groups):
+            groups.setdefault(k, {})[("upstream", eager)] = r
+    return groups
 
 
 def table(runs, res):
     out = []
-    groups, repeats = {}, {}
+    repeats = {}
     for r in runs:
         if "phases" in r:
             c = (r["tool"], r["eager_page_split"])
             repeats.setdefault((cfg_key(r), c), []).append(r)
-    # Repeated configurations show as their mean, with the spread below.
-    for (k, c), rs in repeats.items():
-        mean = dict(rs[0])
-        mean["phases"] = {p: sum(x["phases"].get(p, 0) for x in rs) / len(rs)
-                          for p in rs[0]["phases"]}
-        groups.setdefault(k, {})[c] = mean
+    # Repeated configurations show as their median, with the spread below;
+    # upstream's columns next to each of ours of the same workload.
+    groups = peer_groups(merged(runs))
     for k, g in groups.items():
         out.append("")
         out.append(config_title(k))
@@ -498,11 +564,16 @@ def table(runs, res):
             r = g.get(c)
             if not r:
                 continue
-            for name in ("enable", "pass_1", "pass_2", "clear_1"):
+            for name in ("enable", "pass_1", "get_1", "pass_2", "clear_1"):
                 d = phase_detail(r, name)
                 if not d:
                     continue
                 extra = ""
+                if name.startswith("get_"):
+                    out.append(f"    eager={'Y' if c[1] else 'N'} {name:<8} {d['pages_dirty']} "
+                               f"pages reported dirty, {d.get('pages_read_dirty', 0)} of them "
+                               f"only read")
+                    continue
                 if "splits_2m" in d:
                     extra = (f", splits 2M {d['splits_2m']} 1G {d['splits_1g']},"
                              f" -EAGAIN {d['eagain']}")
@@ -564,13 +635,13 @@ def gnuplot(out_dir, runs, res):
     against off, ours and upstream; enable.png/svg: enable time against memory."""
     data = os.path.join(out_dir, "data")
     os.makedirs(data, exist_ok=True)
-    groups = {}
-    for r in runs:
-        if "phases" in r:
-            groups.setdefault(cfg_key(r), {})[(r["tool"], r["eager_page_split"])] = r
-    # The phase plot: the 1-vCPU 5% base configuration of the middle size.
-    cand = sorted(k for k in groups if k[0] == "nested" and k[3] == 5 and k[1] == 1
-                  and k[6] == "get" and k[7] == 1)
+    groups = peer_groups(merged(runs))
+    # The phase plot: the 1-vCPU 5% base configuration of the middle size,
+    # with eager on and off, and upstream if it ran.
+    cand = sorted((("upstream", True) not in g, k) for k, g in groups.items()
+                  if k[0] == "nested" and k[3] == 5 and k[1] == 1 and k[5] == "1G"
+                  and k[6] == "get" and k[7] == 1 and ("ours", False) in g)
+    cand = [k for up, k in cand if up == cand[0][0]] if cand else []
     plots = []
     if cand:
         k = cand[len(cand) // 2]
@@ -624,7 +695,7 @@ plot '{data}/phases.dat' using 2:xtic(1) title 'ours eager=Y', \\
                     f.write(f"{x} {y:.9f}\n")
             series.append((fn, label))
     if series:
-        f = res["fits"].get("enable eager=Y, all")
+        f = res["fits"].get(res["linear_fit"]) if res["linear_fit"] else None
         lines = [f"'{data}/{fn}' using 1:2 with linespoints pt {i + 5} title '{t}'"
                  for i, (fn, t) in enumerate(series)]
         if f:

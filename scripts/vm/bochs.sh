@@ -23,7 +23,7 @@ bochs_setup() {
 	BOOT_BUDGET=$BOCHS_BOOT_BUDGET
 	EMULATOR_VERSION="Bochs $(dpkg-query -W -f='${Version}' bochs)"
 	MEMORY=${BOCHS_MEM_MB}M
-	CPUS=1
+	CPUS=${BOCHS_CPUS:-1}	# 2: the host side of a test may spin on one CPU (make bench)
 	HUGEPAGES=$BOCHS_HUGEPAGES
 	# Bochs ticks the TSC once per instruction while the CPU model claims
 	# 3.5 GHz; without this the guest clock crawls.
