@@ -44,6 +44,7 @@ UPSTREAM_BACKING = {"thp": "anonymous_thp", "hugetlb2m": "anonymous_hugetlb_2mb"
 # Seconds per test before the emulator's slow-down factor (vmtest scales it).
 TEST_TIMEOUT = 300
 EAGER_PARAM = "/sys/module/kvm/parameters/eager_page_split"
+PEER_TRACE = "/sys/kernel/tracing/instances/bench-peer"
 SUMMARY = ["populate", "enable", "pass_initially_set", "first_pass", "later_passes",
            "get", "clear", "disable", "repopulate"]
 KERNEL_ONLY = ["enable", "get", "clear", "disable"]
@@ -161,12 +162,27 @@ def cmd_plan(a):
                     "old=$(cat $p) || exit 4",
                     "trap 'echo $old >$p' EXIT",
                     "rc=0"]
+            if cfg["trace"] == "yes":
+                # The peer's whole-run totals of splits and nested faults,
+                # from a trace instance of its own, removed on exit.
+                body += [f"ti={PEER_TRACE}",
+                         "trap 'echo $old >$p; rmdir $ti 2>/dev/null' EXIT",
+                         "mkdir $ti || exit 4",
+                         "echo 1 >$ti/events/kvmmmu/kvm_mmu_split_huge_page/enable || exit 4",
+                         "echo 1 >$ti/events/kvm/kvm_page_fault/enable || exit 4"]
             for e in eagers:
                 body += [f"echo {e} >$p || exit 4",
-                         f"echo 'bench-begin: {up} eager_page_split={e}'",
-                         f"./dirty_log_perf_test {shlex.join(uargs)}",
-                         "r=$?",
-                         f"echo \"bench-end: {up} eager_page_split={e} $r\"",
+                         f"echo 'bench-begin: {up} eager_page_split={e}'"]
+                if cfg["trace"] == "yes":
+                    body += ["echo >$ti/trace"]
+                body += [f"./dirty_log_perf_test {shlex.join(uargs)}", "r=$?"]
+                if cfg["trace"] == "yes":
+                    body += ["echo \"bench-trace: splits $(grep -c 'kvm_mmu_split_huge_page:.*errno 0$'"
+                             " $ti/trace) eagain $(grep -c 'kvm_mmu_split_huge_page:.*errno -11$'"
+                             " $ti/trace) faults $(grep -c 'kvm_page_fault:' $ti/trace)"
+                             " overrun $(cat $ti/per_cpu/cpu*/stats | sed -n 's/^overrun: //p'"
+                             " | awk '{n += $1} END {print n + 0}')\""]
+                body += [f"echo \"bench-end: {up} eager_page_split={e} $r\"",
                          "[ $r -eq 0 ] || rc=$r"]
             body.append("exit $rc")
             write_script(os.path.join(a.bindir, up), "\n".join(body) + "\n")
@@ -263,7 +279,7 @@ def upstream_runs(block, entry, meta):
     for line in block["lines"]:
         m = re.match(r"bench-begin: \S+ eager_page_split=([YN])$", line)
         if m:
-            cur, eager = [], m.group(1) == "Y"
+            cur, eager, trace = [], m.group(1) == "Y", None
             continue
         m = re.match(r"bench-end: \S+ eager_page_split=[YN] (\d+)$", line)
         if m and cur is not None:
@@ -277,10 +293,19 @@ def upstream_runs(block, entry, meta):
                 run["detail"] = [{"phase": n, "seconds": s} for n, s in cur]
                 run["phases"] = summarize(run["detail"], cfg["m"] == "clear")
                 run["iterations"] = sum(1 for n, _ in cur if n.startswith("pass_"))
+                if trace:
+                    # Whole run: populate, enable and every pass.
+                    run["traced"] = True
+                    run["trace_totals"] = trace
             runs.append(run)
             cur = None
             continue
         if cur is None:
+            continue
+        m = re.match(r"bench-trace: splits (\d+) eagain (\d+) faults (\d+) overrun (\d+)$", line)
+        if m:
+            trace = dict(zip(("splits_2m", "eagain", "faults", "trace_lost"),
+                             map(int, m.groups())))
             continue
         for pat, name in UP_PATTERNS:
             m = re.search(pat, line)
@@ -347,8 +372,9 @@ def merged(runs):
 
 
 def peer_of(m, tool, key, eager):
-    """Upstream's merged run for ours' configuration key (upstream is untraced)."""
-    return m.get((tool, key[:-1] + (False,), eager))
+    """Upstream's merged run for ours' configuration key: traced with traced
+    (its trace counts only), else the untraced one."""
+    return m.get((tool, key, eager)) or m.get((tool, key[:-1] + (False,), eager))
 
 
 def mib(n):
@@ -559,6 +585,12 @@ def table(runs, res):
                 line += (f"{fmt(v[2])}{fmt(v[3])}{fmt(ratio(v[3], v[2]), 8)}"
                          f"{fmt(ratio(v[0], v[2]))}{fmt(ratio(v[1], v[3]))}")
             out.append(line)
+        for c in cols[2:]:
+            t = g.get(c, {}).get("trace_totals")
+            if t:
+                out.append(f"    up eager={'Y' if c[1] else 'N'} whole run (traced): "
+                           f"{t['faults']} nested faults, {t['splits_2m']} splits, "
+                           f"-EAGAIN {t['eagain']}, {t['trace_lost']} events lost")
         # What explains the enable and first-pass times.
         for c in cols[:2]:
             r = g.get(c)
