@@ -27,7 +27,7 @@ LIBKVM_GUEST_x86_64 := lib/x86_64/handlers.S lib/x86_64/nested_entry.S lib/x86_6
 		       lib/x86_64/svm.c
 # Host code and guest code in one file: not instrumented either.
 LIBKVM_MIXED_x86_64 := lib/x86_64/processor.c lib/x86_64/ucall.c lib/x86_64/nested.c \
-		       lib/x86_64/nested_worker.c lib/x86_64/l1_worker.c
+		       lib/x86_64/nested_worker.c
 
 # The string functions the compiler may call, in guest code too; built with
 # -ffreestanding (see its rule).

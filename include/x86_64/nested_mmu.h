@@ -29,7 +29,6 @@
 #include "kvm_util.h"
 #include "stats.h"
 #include "variant.h"
-#include "x86_64/l1_worker.h"
 #include "x86_64/nested_worker.h"
 #include "x86_64/tdp.h"
 
@@ -147,7 +146,6 @@ struct nmmu_view {
 struct nmmu {
 	struct kvm_vm *vm;
 	struct nested_worker *w;
-	struct l1_worker *l1w;		/* nmmu_start_l1(): L1 workers, no L2 */
 	struct nmmu_slot slots[NMMU_MAX_SLOTS];
 	int nr_slots;
 	struct nmmu_view views[NMMU_MAX_VIEWS];
@@ -213,7 +211,7 @@ struct nmmu_view *nmmu_view_add_l1(struct nmmu *f, struct nmmu_slot *s);
  * roots is NULL), and take the baseline counts.
  */
 void nmmu_start(struct nmmu *f, int nr_vcpus, const unsigned int *roots);
-/* Instead of nmmu_start(): nr_vcpus L1 workers (l1_worker.h) for L1 views. */
+/* Instead of nmmu_start(): nr_vcpus L1 workers (nested_worker_create_l1()) for L1 views. */
 void nmmu_start_l1(struct nmmu *f, int nr_vcpus);
 
 /* L2 writes tag ^ page to every page of the view. */

@@ -54,6 +54,7 @@ struct l2_cmd {
 struct nested_worker {
 	struct kvm_vm *vm;
 	int nr_vcpus;
+	bool l1_only;			/* nested_worker_create_l1() */
 	struct kvm_vcpu *vcpus[NESTED_WORKER_MAX_VCPUS];
 	struct l2_cmd *cmds;		/* host view, one per vCPU */
 	uint32_t *lists[NESTED_WORKER_MAX_VCPUS];	/* host view */
@@ -75,6 +76,12 @@ static inline uint64_t l2_page_value(uint64_t tag, uint64_t page)
  */
 struct nested_worker *nested_worker_create(struct kvm_vm *vm, int nr_vcpus,
 					   const unsigned int *roots);
+/*
+ * The TDP MMU counterpart: the vCPUs run the same commands in L1 itself,
+ * through L1's direct map, with no L2 and no EPT/NPT of L1's; what KVM
+ * maps is L1's own memory.  The other calls work on either kind.
+ */
+struct nested_worker *nested_worker_create_l1(struct kvm_vm *vm, int nr_vcpus);
 void nested_worker_free(struct nested_worker *w);
 
 /* Run one vCPU's L2 through one command. */

@@ -155,8 +155,6 @@ void nmmu_free(struct nmmu *f)
 	}
 	if (f->w)
 		nested_worker_free(f->w);
-	if (f->l1w)
-		l1_worker_free(f->l1w);
 	vm_free(f->vm);
 }
 
@@ -298,7 +296,7 @@ void nmmu_start_l1(struct nmmu *f, int nr_vcpus)
 
 	for (i = 0; i < f->nr_views; i++)
 		TEST_ASSERT(f->views[i].l1, "nmmu_start_l1() with an L2 view: use nmmu_start()");
-	f->l1w = l1_worker_create(f->vm, nr_vcpus);
+	f->w = nested_worker_create_l1(f->vm, nr_vcpus);
 	vm_page_stats(f->vm, &f->last);
 	f->new_tables = 0;
 }
@@ -306,20 +304,17 @@ void nmmu_start_l1(struct nmmu *f, int nr_vcpus)
 /* The workers of either kind. */
 static int workers_nr(struct nmmu *f)
 {
-	return f->l1w ? f->l1w->nr_vcpus : f->w->nr_vcpus;
+	return f->w->nr_vcpus;
 }
 
 static void worker_run(struct nmmu *f, int vcpu, const struct l2_cmd *c)
 {
-	if (f->l1w)
-		l1_worker_run(f->l1w, vcpu, c);
-	else
-		nested_worker_run(f->w, vcpu, c);
+	nested_worker_run(f->w, vcpu, c);
 }
 
 static uint32_t *worker_list(struct nmmu *f, int vcpu)
 {
-	return f->l1w ? l1_worker_list(f->l1w, vcpu) : nested_worker_list(f->w, vcpu);
+	return nested_worker_list(f->w, vcpu);
 }
 
 /* Accounting: the L1 page-directory pages L2 walks for the first time. */
@@ -354,11 +349,9 @@ static void run_range(struct nmmu *f, struct nmmu_view *v, enum l2_op op, uint64
 {
 	uint64_t n = v->slot->nr_pages, i;
 
-	TEST_ASSERT(v->l1 == !!f->l1w, "a view of %s through a fixture of %s workers",
-		    v->l1 ? "L1" : "L2", f->l1w ? "L1" : "L2");
-	if (v->vcpu < 0 && f->l1w)
-		l1_worker_run_all(f->l1w, op, v->gva, n, tag);
-	else if (v->vcpu < 0)
+	TEST_ASSERT(v->l1 == f->w->l1_only, "a view of %s through a fixture of %s workers",
+		    v->l1 ? "L1" : "L2", f->w->l1_only ? "L1" : "L2");
+	if (v->vcpu < 0)
 		nested_worker_run_all(f->w, op, v->gva, n, tag);
 	else
 		worker_run(f, v->vcpu, &(struct l2_cmd){
@@ -374,8 +367,8 @@ static void run_sub(struct nmmu *f, struct nmmu_view *v, enum l2_op op, uint64_t
 {
 	uint64_t i;
 
-	TEST_ASSERT(v->l1 == !!f->l1w, "a view of %s through a fixture of %s workers",
-		    v->l1 ? "L1" : "L2", f->l1w ? "L1" : "L2");
+	TEST_ASSERT(v->l1 == f->w->l1_only, "a view of %s through a fixture of %s workers",
+		    v->l1 ? "L1" : "L2", f->w->l1_only ? "L1" : "L2");
 	TEST_ASSERT(first <= v->slot->nr_pages && n <= v->slot->nr_pages - first,
 		    "pages %lu+%lu beyond slot %u", first, n, v->slot->id);
 	if (!n)
@@ -417,8 +410,8 @@ static void list_run(struct nmmu *f, struct nmmu_view *v, int vcpu, const uint32
 
 	TEST_ASSERT(n <= NESTED_WORKER_LIST_MAX, "%lu pages in one list, at most %d",
 		    n, NESTED_WORKER_LIST_MAX);
-	TEST_ASSERT(v->l1 == !!f->l1w, "a view of %s through a fixture of %s workers",
-		    v->l1 ? "L1" : "L2", f->l1w ? "L1" : "L2");
+	TEST_ASSERT(v->l1 == f->w->l1_only, "a view of %s through a fixture of %s workers",
+		    v->l1 ? "L1" : "L2", f->w->l1_only ? "L1" : "L2");
 	memcpy(worker_list(f, vcpu), pages, n * sizeof(*pages));
 	*c = (struct l2_cmd){ .op = L2_OP_WRITE_LIST, .gva = v->gva, .tag = tag,
 			      .list_len = n };
@@ -452,10 +445,7 @@ void nmmu_write_parallel(struct nmmu *f, const struct nmmu_write *w)
 
 	for (i = 0; i < workers_nr(f); i++)
 		list_run(f, w[i].view, i, w[i].pages, w[i].n, w[i].tag, &cmds[i]);
-	if (f->l1w)
-		l1_worker_run_parallel(f->l1w, cmds);
-	else
-		nested_worker_run_parallel(f->w, cmds);
+	nested_worker_run_parallel(f->w, cmds);
 }
 
 /* The model. */

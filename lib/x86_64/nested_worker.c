@@ -6,7 +6,8 @@
 
 #define L2_CHUNK_PAGES	512	/* an l2_call() to L1 every 2M of work */
 
-static void l2_worker_exec(struct l2_cmd *c)
+/* The commands, in L2 (or, with in_l1, in L1 itself: no L1 to return to). */
+static void worker_exec(struct l2_cmd *c, bool in_l1)
 {
 	uint32_t *list = (uint32_t *)c->list;
 	uint64_t i, page, done = 0, next = 0;
@@ -36,7 +37,7 @@ static void l2_worker_exec(struct l2_cmd *c)
 			(void)*p;
 
 		/* Exits to L1 along the way: L1 must resume L2 where it was. */
-		if (++done % L2_CHUNK_PAGES == 0) {
+		if (!in_l1 && ++done % L2_CHUNK_PAGES == 0) {
 			l2_call(done);
 			c->calls++;
 		}
@@ -79,7 +80,24 @@ static void l2_worker(struct l2_cmd *c, gva_t warm, gva_t list)
 		if (c->op == L2_OP_WRITE_LOOP)
 			l2_write_loop(c);
 		else
-			l2_worker_exec(c);
+			worker_exec(c, false);
+	}
+}
+
+/* The TDP MMU counterpart: L1 runs the commands itself, no L2. */
+static void l1_only_worker(struct l2_cmd *c, gva_t warm, gva_t list)
+{
+	uint64_t off;
+
+	*(volatile uint64_t *)warm = 1;
+	for (off = 0; off < NESTED_WORKER_LIST_MAX * sizeof(uint32_t); off += SZ_4K)
+		(void)*(volatile uint64_t *)(list + off);
+	for (;;) {
+		GUEST_SYNC(0);
+		if (c->op == L2_OP_WRITE_LOOP)
+			l2_write_loop(c);
+		else
+			worker_exec(c, true);
 	}
 }
 
@@ -91,8 +109,8 @@ static void l1_worker(struct nested_state *s, struct l2_cmd *c, gva_t warm, gva_
 		nested_run_l2_call(s);
 }
 
-struct nested_worker *nested_worker_create(struct kvm_vm *vm, int nr_vcpus,
-					   const unsigned int *roots)
+static struct nested_worker *worker_create(struct kvm_vm *vm, int nr_vcpus,
+					   const unsigned int *roots, bool l1_only)
 {
 	struct nested_worker *w = calloc(1, sizeof(*w));
 	uint64_t list_pages = NESTED_WORKER_LIST_MAX * sizeof(uint32_t) / SZ_4K;
@@ -104,30 +122,46 @@ struct nested_worker *nested_worker_create(struct kvm_vm *vm, int nr_vcpus,
 		    "1 to %d worker vCPUs", NESTED_WORKER_MAX_VCPUS);
 	w->vm = vm;
 	w->nr_vcpus = nr_vcpus;
+	w->l1_only = l1_only;
 	cmds = vm_alloc_pages(vm, DIV_ROUND_UP(nr_vcpus * sizeof(struct l2_cmd), SZ_4K));
 	w->cmds = addr_gpa2hva(vm, cmds);
 	warm = vm_alloc_pages(vm, nr_vcpus);
 
 	for (i = 0; i < nr_vcpus; i++) {
-		struct kvm_vcpu *vcpu = vm_vcpu_add(vm, l1_worker);
+		struct kvm_vcpu *vcpu = vm_vcpu_add(vm, l1_only ? (void *)l1_only_worker :
+							(void *)l1_worker);
 		gpa_t list = vm_alloc_pages(vm, list_pages);
+		gva_t cmd = direct_gva(cmds + i * sizeof(struct l2_cmd));
 
 		w->vcpus[i] = vcpu;
 		w->lists[i] = addr_gpa2hva(vm, list);
 		w->lists_gva[i] = direct_gva(list);
-		vcpu_args_set(vcpu, 4, nested_vcpu_setup(vcpu, roots ? roots[i] : 0),
-			      direct_gva(cmds + i * sizeof(struct l2_cmd)),
-			      direct_gva(warm + i * SZ_4K), w->lists_gva[i]);
+		if (l1_only)
+			vcpu_args_set(vcpu, 3, cmd, direct_gva(warm + i * SZ_4K), w->lists_gva[i]);
+		else
+			vcpu_args_set(vcpu, 4, nested_vcpu_setup(vcpu, roots ? roots[i] : 0), cmd,
+				      direct_gva(warm + i * SZ_4K), w->lists_gva[i]);
 	}
 	for (i = 0; i < nr_vcpus; i++) {
 		struct ucall uc;
 
 		TEST_ASSERT_EQ(vcpu_run_ucall(w->vcpus[i], &uc), UCALL_SYNC,
-			       "first ucall from the L2 worker");
+			       "first ucall from the worker");
 		/* Once more through the command path, on nothing. */
 		nested_worker_run(w, i, &(struct l2_cmd){ .op = L2_OP_NOP });
 	}
 	return w;
+}
+
+struct nested_worker *nested_worker_create(struct kvm_vm *vm, int nr_vcpus,
+					   const unsigned int *roots)
+{
+	return worker_create(vm, nr_vcpus, roots, false);
+}
+
+struct nested_worker *nested_worker_create_l1(struct kvm_vm *vm, int nr_vcpus)
+{
+	return worker_create(vm, nr_vcpus, NULL, true);
 }
 
 void nested_worker_free(struct nested_worker *w)
