@@ -101,43 +101,6 @@ struct run_result {
 	double floor_alloc_s;		/* the same into a freshly faulted page */
 };
 
-/* Guest side of -L: the vCPU itself (L1) runs the memory commands. */
-
-static void l1_exec(struct l2_cmd *c)
-{
-	uint32_t *list = (uint32_t *)c->list;
-	uint64_t i, page, next = 0;
-
-	if (c->op != L2_OP_WRITE && c->op != L2_OP_ACCESS)
-		return;
-	for (i = 0; i < c->nr_pages; i++) {
-		volatile uint64_t *p;
-
-		page = c->first + i;
-		p = (volatile uint64_t *)(c->gva + page * SZ_4K);
-		if (c->op == L2_OP_WRITE)
-			*p = l2_page_value(c->tag, page);
-		else if (next < c->list_len && list[next] == page)
-			*p = l2_page_value(c->tag, list[next++]);
-		else
-			(void)*p;
-	}
-}
-
-static void l1_worker(struct l2_cmd *c, gva_t warm, gva_t list)
-{
-	uint64_t off;
-
-	/* Map code, stack and the page list before the first phase. */
-	*(volatile uint64_t *)warm = 1;
-	for (off = 0; off < NESTED_WORKER_LIST_MAX * sizeof(uint32_t); off += SZ_4K)
-		(void)*(volatile uint64_t *)(list + off);
-	for (;;) {
-		GUEST_SYNC(0);
-		l1_exec(c);
-	}
-}
-
 /* Host side. */
 
 struct bench {
@@ -146,11 +109,7 @@ struct bench {
 	uint64_t size;			/* the slot */
 	uint64_t pages_per_vcpu;
 	gva_t gva[MAX_ALIASES];		/* where the vCPUs see the slot */
-	struct nested_worker *w;	/* L2 mode */
-	struct kvm_vcpu *vcpus[MAX_VCPUS];
-	struct l2_cmd *l1_cmds;		/* -L: host view of the commands */
-	uint32_t *l1_lists[MAX_VCPUS];
-	gva_t l1_lists_gva[MAX_VCPUS];
+	struct nested_worker *w;	/* in L2, or with -L in L1 itself */
 	struct kvm_stats vstats[MAX_VCPUS];
 	bool has_pf_stats;
 	struct trace_instance *ti;
@@ -159,42 +118,13 @@ struct bench {
 
 static uint32_t *bench_list(struct bench *b, int vcpu)
 {
-	return opt.in_l1 ? b->l1_lists[vcpu] : nested_worker_list(b->w, vcpu);
-}
-
-static void l1_run(struct bench *b, int vcpu, const struct l2_cmd *cmd)
-{
-	struct ucall uc;
-
-	b->l1_cmds[vcpu] = *cmd;
-	if (cmd->op == L2_OP_ACCESS)
-		b->l1_cmds[vcpu].list = b->l1_lists_gva[vcpu];
-	TEST_ASSERT_EQ(vcpu_run_ucall(b->vcpus[vcpu], &uc), UCALL_SYNC,
-		       "ucall from the L1 worker");
-}
-
-struct l1_batch {
-	struct bench *b;
-	const struct l2_cmd *cmds;
-};
-
-static void l1_batch_run(int i, void *arg)
-{
-	struct l1_batch *lb = arg;
-
-	l1_run(lb->b, i, &lb->cmds[i]);
+	return nested_worker_list(b->w, vcpu);
 }
 
 /* All vCPUs at once, one host thread each; returns when all are done. */
 static void run_parallel(struct bench *b, const struct l2_cmd *cmds)
 {
-	struct l1_batch lb = { b, cmds };
-
-	if (!opt.in_l1) {
-		nested_worker_run_parallel(b->w, cmds);
-		return;
-	}
-	run_threads(b->nr_vcpus, l1_batch_run, &lb);
+	nested_worker_run_parallel(b->w, cmds);
 }
 
 static void vcpu_stats_open(struct bench *b)
@@ -205,7 +135,7 @@ static void vcpu_stats_open(struct bench *b)
 
 	b->has_pf_stats = true;
 	for (i = 0; i < b->nr_vcpus; i++) {
-		struct kvm_vcpu *vcpu = opt.in_l1 ? b->vcpus[i] : b->w->vcpus[i];
+		struct kvm_vcpu *vcpu = b->w->vcpus[i];
 
 		fd = ioctl(vcpu->fd, KVM_GET_STATS_FD, NULL);
 		TEST_REQUIRE(fd >= 0, "vCPU KVM_GET_STATS_FD is not supported (Linux 5.14+): %s",
@@ -525,27 +455,8 @@ static void bench_setup(struct bench *b, bool eager)
 	b->written = bitmap_zalloc(b->size / SZ_4K);
 
 	if (opt.in_l1) {
-		uint64_t list_pages = NESTED_WORKER_LIST_MAX * sizeof(uint32_t) / SZ_4K;
-		gpa_t cmds = vm_alloc_pages(b->vm, DIV_ROUND_UP(MAX_VCPUS * sizeof(struct l2_cmd),
-								 SZ_4K));
-		gpa_t warm = vm_alloc_pages(b->vm, b->nr_vcpus);
-		struct ucall uc;
-		int i;
-
 		b->gva[0] = direct_gva(SLOT_GPA);
-		b->l1_cmds = addr_gpa2hva(b->vm, cmds);
-		for (i = 0; i < b->nr_vcpus; i++) {
-			gpa_t list = vm_alloc_pages(b->vm, list_pages);
-
-			b->vcpus[i] = vm_vcpu_add(b->vm, l1_worker);
-			b->l1_lists[i] = addr_gpa2hva(b->vm, list);
-			b->l1_lists_gva[i] = direct_gva(list);
-			vcpu_args_set(b->vcpus[i], 3, direct_gva(cmds + i * sizeof(struct l2_cmd)),
-				      direct_gva(warm + i * SZ_4K), b->l1_lists_gva[i]);
-			TEST_ASSERT_EQ(vcpu_run_ucall(b->vcpus[i], &uc), UCALL_SYNC,
-				       "first ucall from the L1 worker");
-			l1_run(b, i, &(struct l2_cmd){ .op = L2_OP_NOP });
-		}
+		b->w = nested_worker_create_l1(b->vm, b->nr_vcpus);
 	} else {
 		stride = ALIGN_UP(b->size, SZ_1G);
 		for (j = 0; j < opt.aliases; j++) {
