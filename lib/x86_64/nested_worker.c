@@ -63,42 +63,38 @@ static void l2_write_loop(struct l2_cmd *c)
 	}
 }
 
-static void l2_worker(struct l2_cmd *c, gva_t warm, gva_t list)
+/*
+ * The command loop, in L2 (or, with in_l1, in L1 itself).  First fault in
+ * everything it will use, the page lists included, so that later page
+ * counts only move for test memory.
+ */
+static void worker_loop(struct l2_cmd *c, gva_t warm, gva_t list, bool in_l1)
 {
 	uint64_t off;
 
-	/*
-	 * Fault in everything the command loop will use, the page lists
-	 * included, so that later page counts only move for test memory.
-	 */
 	*(volatile uint64_t *)warm = 1;
 	for (off = 0; off < NESTED_WORKER_LIST_MAX * sizeof(uint32_t); off += SZ_4K)
 		(void)*(volatile uint64_t *)(list + off);
-	l2_call(0);
+	if (!in_l1)
+		l2_call(0);
 	for (;;) {
 		GUEST_SYNC(0);
 		if (c->op == L2_OP_WRITE_LOOP)
 			l2_write_loop(c);
 		else
-			worker_exec(c, false);
+			worker_exec(c, in_l1);
 	}
+}
+
+static void l2_worker(struct l2_cmd *c, gva_t warm, gva_t list)
+{
+	worker_loop(c, warm, list, false);
 }
 
 /* The TDP MMU counterpart: L1 runs the commands itself, no L2. */
 static void l1_only_worker(struct l2_cmd *c, gva_t warm, gva_t list)
 {
-	uint64_t off;
-
-	*(volatile uint64_t *)warm = 1;
-	for (off = 0; off < NESTED_WORKER_LIST_MAX * sizeof(uint32_t); off += SZ_4K)
-		(void)*(volatile uint64_t *)(list + off);
-	for (;;) {
-		GUEST_SYNC(0);
-		if (c->op == L2_OP_WRITE_LOOP)
-			l2_write_loop(c);
-		else
-			worker_exec(c, true);
-	}
+	worker_loop(c, warm, list, true);
 }
 
 static void l1_worker(struct nested_state *s, struct l2_cmd *c, gva_t warm, gva_t list)
@@ -185,7 +181,7 @@ void nested_worker_run(struct nested_worker *w, int vcpu, const struct l2_cmd *c
 	if (has_list)
 		c->list = w->lists_gva[vcpu];
 	TEST_ASSERT_EQ(vcpu_run_ucall(w->vcpus[vcpu], &uc), UCALL_SYNC,
-		       "ucall from the L2 worker");
+		       "ucall from the worker");
 }
 
 void nested_worker_run_all(struct nested_worker *w, enum l2_op op, gva_t gva,
