@@ -301,20 +301,11 @@ void nmmu_start_l1(struct nmmu *f, int nr_vcpus)
 	f->new_tables = 0;
 }
 
-/* The workers of either kind. */
-static int workers_nr(struct nmmu *f)
+/* A view goes through workers of its kind: L2 views through L2, L1 views through L1. */
+static void assert_view_kind(struct nmmu *f, const struct nmmu_view *v)
 {
-	return f->w->nr_vcpus;
-}
-
-static void worker_run(struct nmmu *f, int vcpu, const struct l2_cmd *c)
-{
-	nested_worker_run(f->w, vcpu, c);
-}
-
-static uint32_t *worker_list(struct nmmu *f, int vcpu)
-{
-	return nested_worker_list(f->w, vcpu);
+	TEST_ASSERT(v->l1 == f->w->l1_only, "a view of %s through a fixture of %s workers",
+		    v->l1 ? "L1" : "L2", f->w->l1_only ? "L1" : "L2");
 }
 
 /* Accounting: the L1 page-directory pages L2 walks for the first time. */
@@ -349,12 +340,11 @@ static void run_range(struct nmmu *f, struct nmmu_view *v, enum l2_op op, uint64
 {
 	uint64_t n = v->slot->nr_pages, i;
 
-	TEST_ASSERT(v->l1 == f->w->l1_only, "a view of %s through a fixture of %s workers",
-		    v->l1 ? "L1" : "L2", f->w->l1_only ? "L1" : "L2");
+	assert_view_kind(f, v);
 	if (v->vcpu < 0)
 		nested_worker_run_all(f->w, op, v->gva, n, tag);
 	else
-		worker_run(f, v->vcpu, &(struct l2_cmd){
+		nested_worker_run(f->w, v->vcpu, &(struct l2_cmd){
 			.op = op, .gva = v->gva, .nr_pages = n, .tag = tag });
 	nmmu_touched(f, v->l2_gpa, v->slot->size);
 	if (op == L2_OP_WRITE)
@@ -367,13 +357,12 @@ static void run_sub(struct nmmu *f, struct nmmu_view *v, enum l2_op op, uint64_t
 {
 	uint64_t i;
 
-	TEST_ASSERT(v->l1 == f->w->l1_only, "a view of %s through a fixture of %s workers",
-		    v->l1 ? "L1" : "L2", f->w->l1_only ? "L1" : "L2");
+	assert_view_kind(f, v);
 	TEST_ASSERT(first <= v->slot->nr_pages && n <= v->slot->nr_pages - first,
 		    "pages %lu+%lu beyond slot %u", first, n, v->slot->id);
 	if (!n)
 		return;
-	worker_run(f, v->vcpu < 0 ? 0 : v->vcpu, &(struct l2_cmd){
+	nested_worker_run(f->w, v->vcpu < 0 ? 0 : v->vcpu, &(struct l2_cmd){
 		.op = op, .gva = v->gva, .first = first, .nr_pages = n, .tag = tag });
 	nmmu_touched(f, v->l2_gpa + first * SZ_4K, n * SZ_4K);
 	if (op == L2_OP_WRITE)
@@ -410,9 +399,8 @@ static void list_run(struct nmmu *f, struct nmmu_view *v, int vcpu, const uint32
 
 	TEST_ASSERT(n <= NESTED_WORKER_LIST_MAX, "%lu pages in one list, at most %d",
 		    n, NESTED_WORKER_LIST_MAX);
-	TEST_ASSERT(v->l1 == f->w->l1_only, "a view of %s through a fixture of %s workers",
-		    v->l1 ? "L1" : "L2", f->w->l1_only ? "L1" : "L2");
-	memcpy(worker_list(f, vcpu), pages, n * sizeof(*pages));
+	assert_view_kind(f, v);
+	memcpy(nested_worker_list(f->w, vcpu), pages, n * sizeof(*pages));
 	*c = (struct l2_cmd){ .op = L2_OP_WRITE_LIST, .gva = v->gva, .tag = tag,
 			      .list_len = n };
 	for (i = 0; i < n; i++) {
@@ -426,7 +414,7 @@ static void list_run(struct nmmu *f, struct nmmu_view *v, int vcpu, const uint32
 void nmmu_write_pages(struct nmmu *f, struct nmmu_view *v, const uint32_t *pages,
 		      uint64_t n, uint64_t tag)
 {
-	int nr = v->vcpu < 0 ? workers_nr(f) : 1, i;
+	int nr = v->vcpu < 0 ? f->w->nr_vcpus : 1, i;
 	struct l2_cmd c;
 
 	for (i = 0; i < nr; i++) {
@@ -434,7 +422,7 @@ void nmmu_write_pages(struct nmmu *f, struct nmmu_view *v, const uint32_t *pages
 		int vcpu = v->vcpu < 0 ? i : v->vcpu;
 
 		list_run(f, v, vcpu, pages + lo, hi - lo, tag, &c);
-		worker_run(f, vcpu, &c);
+		nested_worker_run(f->w, vcpu, &c);
 	}
 }
 
@@ -443,7 +431,7 @@ void nmmu_write_parallel(struct nmmu *f, const struct nmmu_write *w)
 	struct l2_cmd cmds[NESTED_WORKER_MAX_VCPUS];
 	int i;
 
-	for (i = 0; i < workers_nr(f); i++)
+	for (i = 0; i < f->w->nr_vcpus; i++)
 		list_run(f, w[i].view, i, w[i].pages, w[i].n, w[i].tag, &cmds[i]);
 	nested_worker_run_parallel(f->w, cmds);
 }
