@@ -30,6 +30,8 @@ static struct vm_memslot *memslot_add(struct kvm_vm *vm, uint32_t slot, gpa_t gp
 	void *base;
 	int ret;
 
+	TEST_ASSERT(slot < VM_MAX_SLOTS && !vm->slots[slot],
+		    "memslot %u: out of range or already in use", slot);
 	TEST_ASSERT(gpa + size <= DIRECT_MAP_SIZE,
 		    "memslot %u ends at GPA 0x%lx, beyond the guest direct map (0x%llx)",
 		    slot, gpa + size, DIRECT_MAP_SIZE);
@@ -65,8 +67,6 @@ struct vm_memslot *vm_memslot_add(struct kvm_vm *vm, uint32_t slot, gpa_t gpa,
 {
 	uint64_t page = backing_page_size(backing);
 
-	TEST_ASSERT(slot < VM_MAX_SLOTS && !vm->slots[slot],
-		    "memslot %u: out of range or already in use", slot);
 	TEST_ASSERT(size && IS_ALIGNED(gpa, page) && IS_ALIGNED(size, page),
 		    "memslot %u: GPA 0x%lx size 0x%lx not aligned to the %s page size",
 		    slot, gpa, size, backing_name(backing));
@@ -79,8 +79,6 @@ struct vm_memslot *vm_memslot_add_geom(struct kvm_vm *vm, uint32_t slot, gpa_t g
 {
 	uint64_t page = backing_page_size(backing), off;
 
-	TEST_ASSERT(slot < VM_MAX_SLOTS && !vm->slots[slot],
-		    "memslot %u: out of range or already in use", slot);
 	TEST_ASSERT(page && size && IS_ALIGNED(gpa, SZ_4K) && IS_ALIGNED(size, SZ_4K),
 		    "memslot %u: GPA 0x%lx size 0x%lx not 4K aligned (or bad backing)",
 		    slot, gpa, size);
