@@ -300,6 +300,12 @@ run_vm() {
 		rc=build
 	fi
 	accel=$(sed -n 's/^accelerator: \([^ ]*\).*/\1/p' "$dir/metadata" 2>/dev/null)
+	# Bochs has no accelerator of its own: its metadata names bochs again.
+	case $accel in
+	"$emulator") accel= ;;
+	"") accel=" ?" ;;
+	*) accel=" $accel" ;;
+	esac
 	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$' "$log" | tail -n 1)
 	note="exit $rc"
 	case $rc in
@@ -322,7 +328,7 @@ run_vm() {
 	if [ "$rc" != 0 ] && [ "${counts[1]}" -eq 0 ]; then
 		counts[1]=1	# a failed run is never "0 failed"
 	fi
-	printf '%s\t%s\t%s\t%s\t%s\n' "vmtest $kernel $emulator ${accel:-?}" "${counts[@]}" \
+	printf '%s\t%s\t%s\t%s\t%s\n' "vmtest $kernel $emulator$accel" "${counts[@]}" \
 		"$note: $dir" >"$LOGS/vmtest-$label.result"
 }
 
