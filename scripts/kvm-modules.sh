@@ -306,7 +306,7 @@ prepare_sid() {
 	local sid=$SCRIPTS_DIR/sid-apt.sh base deb hdr changed
 
 	"$SCRIPTS_DIR/deps.sh" make patch xz-utils kmod binutils gcc bison flex bc \
-		libelf-dev libssl-dev || die "could not install the build dependencies"
+		libelf-dev libssl-dev dwarves || die "could not install the build dependencies"
 	VERSION=$("$sid" version "$HEADERS_PKG") || VERSION=
 	[ -n "$VERSION" ] || die "cannot tell the version of $HEADERS_PKG in Debian unstable"
 
