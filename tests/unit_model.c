@@ -281,6 +281,49 @@ static void test_state_faults(void)
 	free(dirty);
 }
 
+/*
+ * Protection tracked per huge mapping (manual protect, INITIALLY_SET): a
+ * write to an unprotected huge mapping changes nothing, one to a protected
+ * mapping faults as usual, and split pieces copy the protection.
+ */
+static void test_state_wp(void)
+{
+	struct geom g;
+	struct nmmu_state m;
+	uint64_t nr;
+
+	geom_init(&g, 4 * GB, GB, BACKING_HUGETLB_1G, 0, TDP_1G, false);
+	nr = g.s.nr_pages;
+	nmmu_state_init(&m, &g.v, NMMU_WP_FAULT_DROP);
+	nmmu_state_track_wp(&m);
+	nmmu_state_access(&m, 0, nr, true, false, NULL);
+	nmmu_state_access(&m, 77, 1, true, true, NULL);
+	expect_state("wp: a write to the unprotected 1G while logging", &m, 0, 0, 1);
+	/* As a CLEAR with eager split of pages 510-513: 1G to 2M, two 2M to 4K. */
+	nmmu_state_split(&m, 510, 4, SZ_2M);
+	nmmu_state_split(&m, 510, 4, SZ_4K);
+	expect_state("wp: CLEAR's split", &m, 1024, 510, 0);
+	nmmu_state_protect(&m, 510);
+	nmmu_state_protect(&m, 2048);
+	nmmu_state_access(&m, 2047, 1, true, true, NULL);
+	expect_state("wp: a write to an unprotected 2M piece", &m, 1024, 510, 0);
+	nmmu_state_access(&m, 2049, 1, true, true, NULL);
+	expect_state("wp: a write to the protected 2M drops it", &m, 1025, 509, 0);
+	nmmu_state_access(&m, 2050, 1, true, true, NULL);
+	expect_state("wp: the next write faults the page in", &m, 1026, 509, 0);
+	nmmu_state_free(&m);
+
+	/* A protected 1G split to 2M: the pieces are protected copies. */
+	nmmu_state_init(&m, &g.v, NMMU_WP_FAULT_DROP);
+	nmmu_state_track_wp(&m);
+	nmmu_state_access(&m, 0, nr, true, false, NULL);
+	nmmu_state_protect(&m, 9);
+	nmmu_state_split(&m, 0, 1, SZ_2M);
+	nmmu_state_access(&m, 100000, 1, true, true, NULL);
+	expect_state("wp: a write to a piece of a protected 1G", &m, 1, 511, 0);
+	nmmu_state_free(&m);
+}
+
 static const struct unit_case cases[] = {
 	{ "model: aligned slots, every backing and leaf", test_aligned },
 	{ "model: partial huge pages at a slot's head and tail", test_head_tail },
@@ -288,6 +331,7 @@ static const struct unit_case cases[] = {
 	{ "model: host addresses off congruence", test_skew },
 	{ "model: L1 4K leaves and listed pages", test_leaf },
 	{ "model state: populate, eager split, logging off, huge again", test_state_cycle },
+	{ "model state: write protection per huge mapping (INITIALLY_SET)", test_state_wp },
 	{ "model state: write faults that drop and that split, reads that fault in",
 	  test_state_faults },
 };

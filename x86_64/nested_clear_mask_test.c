@@ -123,28 +123,24 @@ static struct nmmu_cli cli = {
 	},
 };
 
-/* The model of the slot's nested mappings. */
-
-enum { UNMAPPED, MAP_4K, MAP_2M, MAP_1G };
-
+/*
+ * The model of the slot's nested mappings: the library's, with write
+ * protection per huge mapping (INITIALLY_SET protects nothing at enable,
+ * each CLEAR the huge mappings of its first and last cleared page), and
+ * KVM's dirty bitmap as it must be.
+ */
 struct model {
 	const struct geom *g;
 	struct nmmu_view *view;
 	uint64_t nr_pages;
-	uint8_t *lvl;		/* per page: the mapping that covers it */
-	uint8_t *wp;		/* per page of a huge mapping: write-protected */
+	struct nmmu_state st;
 	unsigned long *kdirty;	/* KVM's dirty bitmap as it must be */
-	struct nmmu_delta d;	/* changes since the last phase end */
+	struct nmmu_delta last;	/* the model's counts at the last phase end */
 };
 
 static uint64_t lvl_pages(int lvl)
 {
-	return lvl == MAP_1G ? PAGES_1G : lvl == MAP_2M ? PAGES_2M : 1;
-}
-
-static int size_lvl(uint64_t size)
-{
-	return size == SZ_1G ? MAP_1G : size == SZ_2M ? MAP_2M : MAP_4K;
+	return lvl == TDP_1G ? PAGES_1G : lvl == TDP_2M ? PAGES_2M : 1;
 }
 
 /* The gfn of a slot page. */
@@ -159,91 +155,43 @@ static uint64_t map_first(const struct model *m, uint64_t page, int lvl)
 	return page - gfn_of(m, page) % lvl_pages(lvl);
 }
 
-static void count(struct nmmu_delta *d, int lvl, int64_t n)
-{
-	if (lvl == MAP_1G)
-		d->d1g += n;
-	else if (lvl == MAP_2M)
-		d->d2m += n;
-	else if (lvl == MAP_4K)
-		d->d4k += n;
-}
-
-/* Split the huge mapping holding page one level down, every piece mapped. */
-static void model_split(struct model *m, uint64_t page)
-{
-	int lvl = m->lvl[page];
-	uint64_t first = map_first(m, page, lvl), n = lvl_pages(lvl), i;
-
-	count(&m->d, lvl, -1);
-	count(&m->d, lvl - 1, (int64_t)(n / lvl_pages(lvl - 1)));
-	for (i = first; i < first + n; i++) {
-		m->lvl[i] = lvl - 1;
-		m->wp[i] = 0;
-	}
-}
-
-/* Write-protect the huge mapping holding page (nothing to count). */
-static void model_protect(struct model *m, uint64_t page)
-{
-	int lvl = m->lvl[page];
-	uint64_t first, i;
-
-	if (lvl < MAP_2M)
-		return;
-	first = map_first(m, page, lvl);
-	for (i = first; i < first + lvl_pages(lvl); i++)
-		m->wp[i] = 1;
-}
-
-/*
- * L2 touches a page.  A missing translation faults in at 4K (the slot
- * logs: no huge mapping while it does); a write to a write-protected huge
- * mapping replaces it by the 4K mapping of that page.
- */
+/* L2 touches a page, the slot logging. */
 static void model_touch(struct model *m, uint64_t page, bool write)
 {
-	int lvl = m->lvl[page];
-	uint64_t first, i;
-
-	if (write && lvl >= MAP_2M && m->wp[page]) {
-		first = map_first(m, page, lvl);
-		count(&m->d, lvl, -1);
-		for (i = first; i < first + lvl_pages(lvl); i++) {
-			m->lvl[i] = UNMAPPED;
-			m->wp[i] = 0;
-		}
-		lvl = UNMAPPED;
-	}
-	if (lvl == UNMAPPED) {
-		m->lvl[page] = MAP_4K;
-		count(&m->d, MAP_4K, 1);
-	}
+	nmmu_state_access(&m->st, page, 1, write, true, NULL);
 }
 
 /* The mapping KVM installs for a page when L2 first touches it, logging off. */
 static int initial_lvl(const struct model *m, uint64_t page)
 {
-	return size_lvl(nmmu_model_map_size(m->view, page));
+	uint64_t size = nmmu_model_map_size(m->view, page);
+
+	return size == SZ_1G ? TDP_1G : size == SZ_2M ? TDP_2M : TDP_4K;
 }
 
 /* A CLEAR: what KVM must do with the pages whose bits it really cleared. */
 static void model_clear(struct model *m, bool eager, uint64_t s, uint64_t e)
 {
-	uint64_t p;
-
 	if (eager) {
 		/* Every 1G mapping intersecting [s, e] to 2M, then every 2M one to 4K. */
-		for (p = s; p <= e; p++)
-			if (m->lvl[p] == MAP_1G)
-				model_split(m, p);
-		for (p = s; p <= e; p++)
-			if (m->lvl[p] == MAP_2M)
-				model_split(m, p);
+		nmmu_state_split(&m->st, s, e - s + 1, SZ_2M);
+		nmmu_state_split(&m->st, s, e - s + 1, SZ_4K);
 	}
 	/* The huge mappings holding the first and the last bit. */
-	model_protect(m, s);
-	model_protect(m, e);
+	nmmu_state_protect(&m->st, s);
+	nmmu_state_protect(&m->st, e);
+}
+
+/* End a phase: the counts must have moved as the model's did since the last one. */
+static void model_phase_end(struct nmmu *f, struct model *m, const char *phase)
+{
+	struct nmmu_delta now, d;
+
+	nmmu_state_counts(&m->st, &now);
+	d = (struct nmmu_delta){ now.d4k - m->last.d4k, now.d2m - m->last.d2m,
+				 now.d1g - m->last.d1g };
+	m->last = now;
+	nmmu_phase_end(f, phase, &d);
 }
 
 /* The cases. */
@@ -356,7 +304,7 @@ static uint64_t pick_boundary(struct gen *gen, bool both_huge, uint64_t before, 
 	for (b = (PAGES_2M - gfn_of(m, 0) % PAGES_2M) % PAGES_2M; b < m->nr_pages; b += PAGES_2M) {
 		if (!b || b % WORD < before || WORD - b % WORD <= after || b + after >= m->nr_pages)
 			continue;
-		if (!huge_at(m, b, MAP_2M) || (both_huge && !huge_at(m, b - 1, MAP_2M)))
+		if (!huge_at(m, b, TDP_2M) || (both_huge && !huge_at(m, b - 1, TDP_2M)))
 			continue;
 		if (any == ~0ULL)
 			any = b;
@@ -372,7 +320,7 @@ static bool head_case(struct gen *gen)
 	const struct model *m = gen->m;
 	uint64_t b = pick_boundary(gen, false, 1, 0);
 
-	if (b == ~0ULL || huge_at(m, b - 1, MAP_2M))
+	if (b == ~0ULL || huge_at(m, b - 1, TDP_2M))
 		return false;
 	add_case(gen, "head-next-first", ALIGN_DOWN(b, WORD), b, 0,
 		 "pages %lu and %lu: from the 4K head to the first page of a huge page",
@@ -387,7 +335,7 @@ static void table_cases(struct gen *gen, bool is_1g)
 	bool head = false;
 
 	/* 1G geometries: the 1G page is whole for the first case only. */
-	if (is_1g && (p = pick_huge(gen, MAP_1G, 0)) != ~0ULL) {
+	if (is_1g && (p = pick_huge(gen, TDP_1G, 0)) != ~0ULL) {
 		head = p % WORD && head_case(gen);
 		add_case(gen, "first-1g", p, p, 0, "the first page of a 1G page (page %lu)", p);
 		add_case(gen, "inside-1g", p + PAGES_1G / 2 + 77, p + PAGES_1G / 2 + 77, 0,
@@ -432,16 +380,16 @@ static void table_cases(struct gen *gen, bool is_1g)
 			 ~0ULL, "all of word %lu, across a 2M boundary at page %lu", w, b);
 	}
 	/* Single pages of a 2M page (inside a 1G page for the 1G geometries). */
-	if ((p = pick_huge(gen, MAP_2M, is_1g ? 1 : 0)) != ~0ULL) {
+	if ((p = pick_huge(gen, TDP_2M, is_1g ? 1 : 0)) != ~0ULL) {
 		take(gen, p, p + PAGES_2M - 1, false);
 		add_case(gen, "first-2m", p, p, 0, "the first page of a 2M page (page %lu)", p);
 	}
-	if ((p = pick_huge(gen, MAP_2M, is_1g ? 3 : 0)) != ~0ULL) {
+	if ((p = pick_huge(gen, TDP_2M, is_1g ? 3 : 0)) != ~0ULL) {
 		take(gen, p, p + PAGES_2M - 1, false);
 		p += PAGES_2M - 1;
 		add_case(gen, "last-2m", p, p, 0, "the last page of a 2M page (page %lu)", p);
 	}
-	if ((p = pick_huge(gen, MAP_2M, is_1g ? 5 : 0)) != ~0ULL) {
+	if ((p = pick_huge(gen, TDP_2M, is_1g ? 5 : 0)) != ~0ULL) {
 		take(gen, p, p + PAGES_2M - 1, false);
 		p += 300;
 		add_case(gen, "inside-2m", p, p, 0, "an interior page of a 2M page (page %lu)", p);
@@ -580,12 +528,12 @@ static int read_spans(const struct model *m, const uint8_t *before, uint64_t s, 
 	int n = 0, i;
 
 	for (i = 0; i < 2; i++) {
-		if (before[i] < MAP_2M)
+		if (before[i] < TDP_2M)
 			continue;
-		a = map_first(m, pts[i], MAP_2M);
+		a = map_first(m, pts[i], TDP_2M);
 		n = add_span(sp, n, a, a + PAGES_2M - 1);
-		if (before[i] == MAP_1G) {
-			a = map_first(m, pts[i], MAP_1G);
+		if (before[i] == TDP_1G) {
+			a = map_first(m, pts[i], TDP_1G);
 			n = add_span(sp, n, a, a);
 			n = add_span(sp, n, a + PAGES_1G - 1, a + PAGES_1G - 1);
 		}
@@ -654,18 +602,17 @@ static void run_case(struct runner *r, int idx, const struct clear_case *c)
 	if (eff) {
 		s = first + __builtin_ctzll(eff);
 		e = first + 63 - __builtin_clzll(eff);
-		before[0] = m->lvl[s];
-		before[1] = m->lvl[e];
+		before[0] = m->st.level[s];
+		before[1] = m->st.level[e];
 		for (i = 0; i < nr; i++)
 			if (eff & 1ULL << i)
 				bitmap_clear_bit(m->kdirty, first + i);
 		model_clear(m, r->var->eager, s, e);
 	} else {
 		s = e = first;
-		before[0] = before[1] = UNMAPPED;
+		before[0] = before[1] = 0;
 	}
-	nmmu_phase_end(r->f, phase, &m->d);
-	m->d = (struct nmmu_delta){ 0 };
+	model_phase_end(r->f, m, phase);
 
 	t1 = now();
 	t_part[T_CLEAR] += t1 - t0;
@@ -722,8 +669,7 @@ static void run_case(struct runner *r, int idx, const struct clear_case *c)
 	test_check(id);
 	snprintf(phase + strlen(phase), sizeof(phase) - strlen(phase),
 		 "; L2 read %d ranges and wrote %lu pages", nsp, n);
-	nmmu_phase_end(r->f, phase, &m->d);
-	m->d = (struct nmmu_delta){ 0 };
+	model_phase_end(r->f, m, phase);
 }
 
 /* Mark the pages of the 2M range around page, within the slot. */
@@ -755,15 +701,15 @@ static void populate(struct runner *r, struct gen *gen)
 		for (w = gen->cases[c].word * WORD;
 		     w < (gen->cases[c].word + 1) * WORD && w < m->nr_pages; w++) {
 			need_2m(m, need, w);
-			if (initial_lvl(m, w) == MAP_1G) {
-				p = map_first(m, w, MAP_1G);
+			if (initial_lvl(m, w) == TDP_1G) {
+				p = map_first(m, w, TDP_1G);
 				need[p] = need[p + PAGES_1G - 1] = 1;
 			}
 		}
 	}
 	for (p = 0; p < m->nr_pages; p++) {
 		lvl = initial_lvl(m, p);
-		if (lvl == MAP_4K || p == map_first(m, p, lvl))
+		if (lvl == TDP_4K || p == map_first(m, p, lvl))
 			need[p] = 1;
 	}
 	for (p = 0; p < m->nr_pages; p = q) {
@@ -774,15 +720,9 @@ static void populate(struct runner *r, struct gen *gen)
 		if (q == p)
 			break;
 		nmmu_write_range(r->f, r->v, p, q - p, 1);
-		for (; p < q; p++) {
-			if (m->lvl[p] != UNMAPPED)
-				continue;
-			/* Logging is off: the first touch maps the whole huge page. */
-			lvl = initial_lvl(m, p);
-			for (w = map_first(m, p, lvl); w < map_first(m, p, lvl) + lvl_pages(lvl); w++)
-				m->lvl[w] = lvl;
-			count(&m->d, lvl, 1);
-		}
+		/* Logging is off: the first touch maps the whole huge page. */
+		nmmu_state_access(&m->st, p, q - p, true, false, NULL);
+		p = q;
 	}
 	free(need);
 }
@@ -814,15 +754,15 @@ static void run_variant(void *arg)
 	r.v = nmmu_view_add(&f, r.s, 0, L2_GPA_A + g->gpa % SZ_1G, is_1g ? TDP_1G : TDP_2M);
 	m.view = r.v;
 	m.nr_pages = r.s->nr_pages;
-	m.lvl = calloc(m.nr_pages, 1);
-	m.wp = calloc(m.nr_pages, 1);
+	nmmu_state_init_kernel(&m.st, r.v);
+	nmmu_state_track_wp(&m.st);
 	m.kdirty = bitmap_zalloc(m.nr_pages);
 	r.m = &m;
 	r.user = bitmap_zalloc(WORD);
 	r.got = bitmap_zalloc(m.nr_pages);
 	r.list = calloc(WORD + 8, sizeof(*r.list));
 	gen = calloc(1, sizeof(*gen));
-	TEST_ASSERT(m.lvl && m.wp && r.list && gen, "out of memory");
+	TEST_ASSERT(r.list && gen, "out of memory");
 	gen->m = &m;
 	gen->used = calloc(m.nr_pages / PAGES_2M + 2, 1);
 	TEST_ASSERT(gen->used, "out of memory");
@@ -837,13 +777,12 @@ static void run_variant(void *arg)
 	test_check("populate");
 	t_setup = now();
 	populate(&r, gen);
-	nmmu_phase_end(&f, "populate", &m.d);
-	m.d = (struct nmmu_delta){ 0 };
+	model_phase_end(&f, &m, "populate");
 
 	/* Enabling with INITIALLY_SET splits nothing and reports every page. */
 	test_check("enable");
 	vm_dirty_log_enable(f.vm, SLOT_A);
-	nmmu_phase_end(&f, "enable logging with INITIALLY_SET", &m.d);
+	model_phase_end(&f, &m, "enable logging with INITIALLY_SET");
 	bitmap_fill_range(m.kdirty, 0, m.nr_pages);
 	bitmap_fill_range(r.s->written, 0, m.nr_pages);
 	nmmu_assert_dirty(&f, r.s, "GET right after enabling with INITIALLY_SET", r.got);
@@ -862,8 +801,7 @@ static void run_variant(void *arg)
 	free(r.got);
 	free(r.user);
 	free(m.kdirty);
-	free(m.wp);
-	free(m.lvl);
+	nmmu_state_free(&m.st);
 	nmmu_free(&f);
 }
 

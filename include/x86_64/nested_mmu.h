@@ -316,6 +316,14 @@ struct nmmu_state {
 	enum nmmu_wp_fault wp_fault;
 	bool recover;		/* logging off recovers huge mappings in place */
 	uint8_t *level;		/* per page: 0 unmapped, else its mapping's tdp_level */
+	/*
+	 * Per page of a huge mapping: write-protected.  NULL unless
+	 * nmmu_state_track_wp(): then enabling logging protects nothing
+	 * (manual protect with INITIALLY_SET) and a huge mapping is protected
+	 * only by nmmu_state_protect(); without it, every huge mapping of a
+	 * logging slot is.
+	 */
+	uint8_t *wp;
 };
 
 /* How this kernel's MMU of the view handles a write to a write-protected huge SPTE. */
@@ -340,6 +348,10 @@ void nmmu_state_access(struct nmmu_state *m, uint64_t first, uint64_t n, bool wr
 void nmmu_state_split(struct nmmu_state *m, uint64_t first, uint64_t n, uint64_t size);
 /* Logging off: the collapsible mappings go, or become huge (recover). */
 void nmmu_state_zap_collapsible(struct nmmu_state *m);
+/* Track write protection per huge mapping (see struct nmmu_state's wp). */
+void nmmu_state_track_wp(struct nmmu_state *m);
+/* Write-protect the huge mapping that holds page, if any (tracked states only). */
+void nmmu_state_protect(struct nmmu_state *m, uint64_t page);
 
 /*
  * End a phase: assert that the counts moved from those at the end of the

@@ -107,6 +107,7 @@ void nmmu_state_init(struct nmmu_state *m, const struct nmmu_view *v, enum nmmu_
 	m->v = v;
 	m->wp_fault = f;
 	m->recover = false;
+	m->wp = NULL;
 	m->level = calloc(v->slot->nr_pages, 1);
 	TEST_ASSERT(m->level, "out of memory");
 }
@@ -120,7 +121,16 @@ void nmmu_state_init_kernel(struct nmmu_state *m, const struct nmmu_view *v)
 void nmmu_state_free(struct nmmu_state *m)
 {
 	free(m->level);
+	free(m->wp);
 	m->level = NULL;
+	m->wp = NULL;
+}
+
+void nmmu_state_track_wp(struct nmmu_state *m)
+{
+	if (!m->wp)
+		m->wp = calloc(m->v->slot->nr_pages, 1);
+	TEST_ASSERT(m->wp, "out of memory");
 }
 
 void nmmu_state_counts(const struct nmmu_state *m, struct nmmu_delta *c)
@@ -149,13 +159,32 @@ static void range_of(const struct nmmu_state *m, uint64_t page, uint64_t size,
 		*hi = s->nr_pages;
 }
 
-static void set_range(struct nmmu_state *m, uint64_t page, uint64_t size, uint8_t level)
+/* The size-aligned range around page maps at level, write-protected or not. */
+static void set_range_wp(struct nmmu_state *m, uint64_t page, uint64_t size, uint8_t level,
+			 bool wp)
 {
 	uint64_t lo, hi, i;
 
 	range_of(m, page, size, &lo, &hi);
-	for (i = lo; i < hi; i++)
+	for (i = lo; i < hi; i++) {
 		m->level[i] = level;
+		if (m->wp)
+			m->wp[i] = wp;
+	}
+}
+
+static void set_range(struct nmmu_state *m, uint64_t page, uint64_t size, uint8_t level)
+{
+	set_range_wp(m, page, size, level, false);
+}
+
+void nmmu_state_protect(struct nmmu_state *m, uint64_t page)
+{
+	uint8_t l = m->level[page];
+
+	TEST_ASSERT(m->wp, "model: protection is not tracked");
+	if (l > TDP_4K)
+		set_range_wp(m, page, tdp_level_size(l), l, true);
 }
 
 void nmmu_state_access(struct nmmu_state *m, uint64_t first, uint64_t n, bool write,
@@ -187,15 +216,16 @@ void nmmu_state_access(struct nmmu_state *m, uint64_t first, uint64_t n, bool wr
 		}
 		if (write && logging && dirty)
 			bitmap_set_bit(dirty, p);
-		if (!write || !logging || l == TDP_4K)
+		if (!write || !logging || l == TDP_4K || (m->wp && !m->wp[p]))
 			continue;
 		/* A write to a write-protected huge mapping while logging. */
 		if (m->wp_fault == NMMU_WP_FAULT_DROP) {
 			set_range(m, p, tdp_level_size(l), 0);
 			m->level[p] = TDP_4K;
 		} else {
+			/* The split SPTEs are protected copies of the huge one. */
 			if (l == TDP_1G)
-				set_range(m, p, SZ_1G, TDP_2M);
+				set_range_wp(m, p, SZ_1G, TDP_2M, true);
 			set_range(m, p, SZ_2M, TDP_4K);
 		}
 	}
@@ -215,10 +245,16 @@ void nmmu_state_split(struct nmmu_state *m, uint64_t first, uint64_t n, uint64_t
 		if (l > to) {
 			uint64_t lo, hi, i;
 
-			/* The whole mapping splits, also its pages outside the range. */
+			/*
+			 * The whole mapping splits, also its pages outside the
+			 * range; the pieces copy its protection.
+			 */
 			range_of(m, p, tdp_level_size(l), &lo, &hi);
-			for (i = lo; i < hi; i++)
+			for (i = lo; i < hi; i++) {
 				m->level[i] = to;
+				if (m->wp && to == TDP_4K)
+					m->wp[i] = 0;
+			}
 		}
 	}
 }
