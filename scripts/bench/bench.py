@@ -413,8 +413,10 @@ def analyze(runs):
     res = {}
     ours = [r for r in runs if r["tool"] == "ours" and "phases" in r]
     up = [r for r in runs if r["tool"] == "upstream" and "phases" in r]
+    # One EPT A/D setting in the fits: upstream's (on) where any run had it.
+    ad = any(r.get("ept_ad") for r in ours)
     base = [r for r in ours if r["mmu"] == "nested" and r["dirty_log"] == "get"
-            and r["aliases"] == 1 and r["l1_leaf"] == "1G"]
+            and r["aliases"] == 1 and r["l1_leaf"] == "1G" and bool(r.get("ept_ad")) == ad]
 
     # Enable time against memory (eager on: the split is in the ioctl),
     # every run a point; with and without the tracepoint apart, as it
@@ -502,7 +504,8 @@ def analyze(runs):
             q = ratio(off["phases"]["first_pass"], r["phases"]["first_pass"])
             shape.append({"claim": "5% writes: first pass eager=N / eager=Y >= 10",
                           "config": f"{r['vcpus']} vCPU x {mib(r['mem_per_vcpu'])}"
-                                    f"{'' if k[-1] else ' untraced'}",
+                                    f"{'' if k[-1] else ' untraced'}"
+                                    f"{' no EPT A/D' if k[-2] is False and r['vendor'] == 'vmx' else ''}",
                           "value": q, "holds": q is not None and q >= 10})
     f = sc.get(linear) if linear else None
     # A line through two sizes fits exactly: linearity needs three or more.
