@@ -58,6 +58,7 @@ struct bench_opts {
 	uint64_t aliases;	/* L2 ranges mapping the slot */
 	bool in_l1;		/* TDP MMU reference: the vCPUs write from L1 */
 	bool trace;
+	bool ept_ad;		/* VMX: A/D bits in L1's EPT pointer, if KVM offers them */
 	uint64_t seed;
 	const char *json_path;
 };
@@ -72,6 +73,7 @@ static struct bench_opts opt = {
 	.eager = EAGER_BOTH,
 	.aliases = 1,
 	.trace = true,
+	.ept_ad = true,
 	.seed = 1,
 };
 
@@ -95,6 +97,7 @@ struct phase {
 struct run_result {
 	bool done;
 	bool eager;
+	bool ept_ad;			/* L1's EPTP had A/D bits on */
 	int nr_phases;
 	struct phase phases[MAX_PHASES];
 	double floor_write_s;		/* per 2M split: 8 KiB of stores */
@@ -105,6 +108,7 @@ struct run_result {
 
 struct bench {
 	struct kvm_vm *vm;
+	bool ept_ad;
 	int nr_vcpus;
 	uint64_t size;			/* the slot */
 	uint64_t pages_per_vcpu;
@@ -446,6 +450,15 @@ static void bench_setup(struct bench *b, bool eager)
 		b->vm = vm_create();
 	else
 		b->vm = nested_vm_create();
+	/*
+	 * Upstream's memstress turns on EPT A/D bits when KVM offers them.
+	 * That makes KVM's shadow of L1's EPT use hardware A/D bits, and with
+	 * them off (ad_disabled) write-protecting or zapping a writable SPTE
+	 * also marks its page dirty (kvm_set_pfn_dirty()): per-page work in
+	 * enable, GET and disable that differs between the two settings.
+	 */
+	if (!opt.in_l1 && opt.ept_ad)
+		b->ept_ad = nested_vm_use_ept_ad(b->vm);
 	if (opt.manual)
 		vm_manual_protect_enable(b->vm, true);
 	vm_memslot_add(b->vm, SLOT, SLOT_GPA, b->size, opt.backing, 0);
@@ -596,13 +609,13 @@ static void emit_json(const struct run_result *r)
 	    "\"write_percent\": %lu, \"vcpus\": %d, \"mem_per_vcpu\": %lu, \"backing\": \"%s\", "
 	    "\"l1_leaf\": \"%s\", \"dirty_log\": \"%s\", \"clear_chunk_pages\": %lu, "
 	    "\"iterations\": %lu, \"aliases\": %lu, \"kernel\": \"%s\", \"vendor\": \"%s\", "
-	    "\"cpu\": \"%s\", \"traced\": %s, \"floor_write_s\": %.9f, \"floor_alloc_s\": %.9f, ",
+	    "\"cpu\": \"%s\", \"ept_ad\": %s, \"traced\": %s, \"floor_write_s\": %.9f, \"floor_alloc_s\": %.9f, ",
 	    opt.in_l1 ? "tdp" : "nested", r->eager ? "true" : "false", opt.write_percent,
 	    opt.nr_vcpus, opt.mem_per_vcpu, backing_name(opt.backing),
 	    opt.in_l1 ? "none" : leaf_name(opt.leaf), opt.manual ? "clear" : "get",
 	    opt.manual ? (opt.clear_chunk ? opt.clear_chunk : opt.mem_per_vcpu * opt.nr_vcpus / SZ_4K) : 0,
 	    opt.iterations, opt.aliases, kernel,
-	    nested_vendor_name(kvm_nested_vendor()), cpu,
+	    nested_vendor_name(kvm_nested_vendor()), cpu, r->ept_ad ? "true" : "false",
 	    r->nr_phases && r->phases[0].traced ? "true" : "false",
 	    r->floor_write_s, r->floor_alloc_s);
 	OUT("\"phases\": {");
@@ -649,6 +662,7 @@ static void run_bench(struct run_result *r, bool eager)
 	memset(r, 0, sizeof(*r));
 	r->eager = eager;
 	bench_setup(&b, eager);
+	r->ept_ad = b.ept_ad;
 
 	/* Huge mappings of the slot through every alias, as in a running guest. */
 	p = phase_begin(&b, r, "populate", &m);
@@ -715,7 +729,7 @@ static void usage(const char *name, int code)
 {
 	printf("usage: %s [-b size] [-v vcpus] [-s backing] [-l leaf] [-w percent]\n"
 	       "       [-i iterations] [-m mode] [-c pages] [-e eager] [-a aliases] [-L] [-T]\n"
-	       "       [-o file] [-S seed] [-V] [-h]\n"
+	       "       [-A ad] [-o file] [-S seed] [-V] [-h]\n"
 	       "  -b size        memory per vCPU (default 64M; a multiple of the backing's\n"
 	       "                 page, at most 1G)\n"
 	       "  -v vcpus       vCPUs, each writing its own region (default 1, max %d)\n"
@@ -733,6 +747,8 @@ static void usage(const char *name, int code)
 	       "                 than one consumes split-cache descriptors\n"
 	       "  -L             run the vCPUs in L1 (the TDP MMU) instead of L2\n"
 	       "  -T             do not count splits with the tracepoint\n"
+	       "  -A ad          VMX: A/D bits in L1's EPT pointer, on (default, when KVM\n"
+	       "                 offers them, as upstream's memstress) or off\n"
 	       "  -o file        also append each run's JSON record to file\n"
 	       "  -S seed        seed of the written-page draw (default 1)\n"
 	       "  -V             verbose\n"
@@ -754,7 +770,7 @@ int main(int argc, char *argv[])
 	uint64_t val;
 	int nr_runs, i, opt_c;
 
-	while ((opt_c = getopt(argc, argv, "b:v:s:l:w:i:m:c:e:a:LTo:S:Vh")) != -1) {
+	while ((opt_c = getopt(argc, argv, "b:v:s:l:w:i:m:c:e:a:A:LTo:S:Vh")) != -1) {
 		switch (opt_c) {
 		case 'b':
 			if (parse_size(optarg, &opt.mem_per_vcpu) || !opt.mem_per_vcpu ||
@@ -815,6 +831,14 @@ int main(int argc, char *argv[])
 		case 'a':
 			if (parse_uint(optarg, MAX_ALIASES, &opt.aliases) || !opt.aliases)
 				usage_error(argv[0], "-a: '%s' is not 1 to 4 aliases", optarg);
+			break;
+		case 'A':
+			if (!strcmp(optarg, "on"))
+				opt.ept_ad = true;
+			else if (!strcmp(optarg, "off"))
+				opt.ept_ad = false;
+			else
+				usage_error(argv[0], "-A: '%s' is not on or off", optarg);
 			break;
 		case 'L':
 			opt.in_l1 = true;

@@ -66,6 +66,13 @@ bool nested_has_1g(void);
  * with root 0, and the vendor recorded in the VM's guest image for L2.
  */
 struct kvm_vm *nested_vm_create(void);
+/*
+ * VMX: L1 enables accessed/dirty bits in its EPT pointer (as upstream's
+ * selftests do when KVM offers them), which decides whether KVM's shadow
+ * of that EPT uses hardware A/D bits (role.ad_disabled).  Call before the
+ * vCPUs first run; false (and nothing changed) on SVM or without the cap.
+ */
+bool nested_vm_use_ept_ad(struct kvm_vm *vm);
 
 /*
  * Give a vCPU its L1 state and an L2 stack, with L2 on the given TDP root.

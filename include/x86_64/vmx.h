@@ -21,6 +21,7 @@
 #define VMX_EPT_CAP_WB			(1ULL << 14)
 #define VMX_EPT_CAP_2M			(1ULL << 16)
 #define VMX_EPT_CAP_1G			(1ULL << 17)
+#define VMX_EPT_CAP_AD			(1ULL << 21)
 
 /* 16-bit fields. */
 #define GUEST_ES_SELECTOR		0x0800
@@ -141,5 +142,6 @@
 #define EPT_LARGE			(1ULL << 7)
 #define EPTP_MT_WB			6ULL
 #define EPTP_WALK_4			(3ULL << 3)
+#define EPTP_AD				(1ULL << 6)
 
 #endif /* SELFTEST_X86_VMX_H */

@@ -23,6 +23,8 @@
  * host's own copy is never used.
  */
 static uint32_t nested_guest_vendor;
+/* Likewise, per VM: 0 unless nested_vm_use_ept_ad() set it. */
+uint32_t nested_guest_ept_ad;
 
 enum nested_vendor kvm_nested_vendor(void)
 {
@@ -107,6 +109,15 @@ struct kvm_vm *nested_vm_create(void)
 	*(uint32_t *)addr_gva2hva(vm, (gva_t)&nested_guest_vendor) = vendor;
 	vm_tdp_init(vm, vendor == NESTED_VMX ? TDP_EPT : TDP_NPT);
 	return vm;
+}
+
+bool nested_vm_use_ept_ad(struct kvm_vm *vm)
+{
+	if (kvm_nested_vendor() != NESTED_VMX ||
+	    !(kvm_feature_msr(MSR_IA32_VMX_EPT_VPID_CAP) & VMX_EPT_CAP_AD))
+		return false;
+	*(uint32_t *)addr_gva2hva(vm, (gva_t)&nested_guest_ept_ad) = 1;
+	return true;
 }
 
 gva_t nested_vcpu_setup(struct kvm_vcpu *vcpu, unsigned int tdp_root)

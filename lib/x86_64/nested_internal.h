@@ -10,6 +10,9 @@ int vmx_enter(struct l2_regs *regs, uint64_t launched);
 int svm_enter(struct l2_regs *regs, uint64_t vmcb_gpa);
 void vmx_exit_trampoline(void);
 
+/* Set in a VM's image by nested_vm_use_ept_ad(): L1 turns on EPT A/D bits. */
+extern uint32_t nested_guest_ept_ad;
+
 void vmx_l1_init(struct nested_state *s);
 void vmx_l2_set_entry(struct nested_state *s, uint64_t rip, uint64_t rsp);
 int vmx_run_l2(struct nested_state *s);

@@ -86,7 +86,8 @@ static void vmx_setup_controls(struct nested_state *s)
 			VM_ENTRY_IA32E_MODE | VM_ENTRY_LOAD_IA32_EFER, 0));
 	vmwrite(EXCEPTION_BITMAP, 0);
 	vmwrite(MSR_BITMAP, s->msr_bitmap_gpa);
-	vmwrite(EPT_POINTER, s->tdp_root | EPTP_MT_WB | EPTP_WALK_4);
+	vmwrite(EPT_POINTER, s->tdp_root | EPTP_MT_WB | EPTP_WALK_4 |
+		(nested_guest_ept_ad ? EPTP_AD : 0));
 }
 
 /* L1 and L2 share CR3, GDT, IDT and TSS: L2 state mirrors L1's. */

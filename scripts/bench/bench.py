@@ -38,6 +38,7 @@ SWEEP_KEYS = {
     "mmu": ("nested", r"nested|tdp"),
     "peer": ("yes", r"yes|no"),
     "trace": ("yes", r"yes|no"),
+    "ad": ("on", r"on|off"),
 }
 UPSTREAM_BACKING = {"thp": "anonymous_thp", "hugetlb2m": "anonymous_hugetlb_2mb",
                     "hugetlb1g": "anonymous_hugetlb_1gb"}
@@ -91,6 +92,8 @@ def ours_args(cfg, iterations):
         args.append("-L")
     else:
         args += ["-l", cfg["l"], "-a", cfg["a"]]
+        if cfg["ad"] == "off":
+            args += ["-A", "off"]
     if cfg["trace"] == "no":
         args.append("-T")
     return args
@@ -106,8 +109,9 @@ def upstream_args(cfg, iterations):
 
 def has_peer(cfg):
     # Upstream's memstress maps L2 with 1G leaves, no aliases, in L2 only.
+    # It turns on EPT A/D bits in L1 whenever KVM offers them: ad=on only.
     return (cfg["peer"] == "yes" and cfg["mmu"] == "nested" and cfg["a"] == "1"
-            and cfg["l"] == "1G")
+            and cfg["l"] == "1G" and cfg["ad"] == "on")
 
 
 def write_script(path, text):
@@ -340,11 +344,14 @@ def phase_detail(run, name):
 
 
 def cfg_key(run):
-    """The workload, and whether ours counted splits with the tracepoint
-    (upstream never does): the tracepoint costs time in the phases that split."""
+    """The workload, whether L1's EPT pointer had A/D bits on (KVM's shadow
+    of it then uses hardware A/D bits, which changes the per-page work of
+    enable, GET and disable), and whether ours counted splits with the
+    tracepoint (upstream never does): the tracepoint costs time in the
+    phases that split.  traced stays last (peer_of)."""
     return (run["mmu"], run["vcpus"], run["mem_per_vcpu"], run["write_percent"],
             run["backing"], run["l1_leaf"], run["dirty_log"], run["aliases"],
-            bool(run.get("traced")))
+            run.get("ept_ad"), bool(run.get("traced")))
 
 
 def median(v):
@@ -406,8 +413,10 @@ def analyze(runs):
     res = {}
     ours = [r for r in runs if r["tool"] == "ours" and "phases" in r]
     up = [r for r in runs if r["tool"] == "upstream" and "phases" in r]
+    # One EPT A/D setting in the fits: upstream's (on) where any run had it.
+    ad = any(r.get("ept_ad") for r in ours)
     base = [r for r in ours if r["mmu"] == "nested" and r["dirty_log"] == "get"
-            and r["aliases"] == 1 and r["l1_leaf"] == "1G"]
+            and r["aliases"] == 1 and r["l1_leaf"] == "1G" and bool(r.get("ept_ad")) == ad]
 
     # Enable time against memory (eager on: the split is in the ioctl),
     # every run a point; with and without the tracepoint apart, as it
@@ -495,7 +504,8 @@ def analyze(runs):
             q = ratio(off["phases"]["first_pass"], r["phases"]["first_pass"])
             shape.append({"claim": "5% writes: first pass eager=N / eager=Y >= 10",
                           "config": f"{r['vcpus']} vCPU x {mib(r['mem_per_vcpu'])}"
-                                    f"{'' if k[-1] else ' untraced'}",
+                                    f"{'' if k[-1] else ' untraced'}"
+                                    f"{' no EPT A/D' if k[-2] is False and r['vendor'] == 'vmx' else ''}",
                           "value": q, "holds": q is not None and q >= 10})
     f = sc.get(linear) if linear else None
     # A line through two sizes fits exactly: linearity needs three or more.
@@ -525,13 +535,15 @@ def analyze(runs):
 
 
 def config_title(k):
-    mmu, v, mem, w, backing, leaf, mode, aliases, traced = k
+    mmu, v, mem, w, backing, leaf, mode, aliases, ept_ad, traced = k
     t = f"{'L1 (TDP MMU)' if mmu == 'tdp' else 'L2'} {v} vCPU x {mib(mem)} {backing}"
     if mmu == "nested":
         t += f" {leaf} leaf"
     t += f", {w}% writes, {mode}"
     if aliases > 1:
         t += f", {aliases} aliases"
+    if ept_ad is not None and mmu == "nested":
+        t += ", EPT A/D" if ept_ad else ", no EPT A/D"
     if not traced:
         t += ", no tracepoint"
     return t
@@ -787,8 +799,11 @@ def cmd_report(a):
             b = blocks.get(entry["upstream"])
             if not b or not b["verdict"] or not b["verdict"].startswith("ok"):
                 problems.append(f"{entry['upstream']}: {b['verdict'] if b else 'no output'}")
+            # Upstream's memstress turns EPT A/D on when KVM offers it, which
+            # ours' ad=on run of the same VM found out.
+            ad = next((o["ept_ad"] for o in got if "ept_ad" in o), None)
             for r in upstream_runs(b, entry, meta) if b else []:
-                r.update(kernel=kernel, emulator=emulator, sweep_line=entry["id"])
+                r.update(kernel=kernel, emulator=emulator, sweep_line=entry["id"], ept_ad=ad)
                 if "phases" not in r:
                     problems.append(f"{entry['upstream']} eager={r['eager_page_split']}: "
                                     f"exit {r['exit_code']}, no timings")
