@@ -164,9 +164,7 @@ static void model_touch(struct model *m, uint64_t page, bool write)
 /* The mapping KVM installs for a page when L2 first touches it, logging off. */
 static int initial_lvl(const struct model *m, uint64_t page)
 {
-	uint64_t size = nmmu_model_map_size(m->view, page);
-
-	return size == SZ_1G ? TDP_1G : size == SZ_2M ? TDP_2M : TDP_4K;
+	return tdp_size_level(nmmu_model_map_size(m->view, page));
 }
 
 /* A CLEAR: what KVM must do with the pages whose bits it really cleared. */

@@ -19,6 +19,12 @@ static inline uint64_t tdp_level_size(enum tdp_level level)
 	return 1ULL << (12 + 9 * (level - 1));
 }
 
+/* The level of a 4K, 2M or 1G mapping; anything else counts as 4K. */
+static inline enum tdp_level tdp_size_level(uint64_t size)
+{
+	return size == 1ULL << 30 ? TDP_1G : size == 1ULL << 21 ? TDP_2M : TDP_4K;
+}
+
 const char *tdp_level_name(enum tdp_level level);
 
 /*

@@ -73,11 +73,6 @@ void nmmu_delta_view(struct nmmu_delta *d, const struct nmmu_view *v, int64_t si
 /* The model with state. */
 
 
-static enum tdp_level size_level(uint64_t size)
-{
-	return size == SZ_1G ? TDP_1G : size == SZ_2M ? TDP_2M : TDP_4K;
-}
-
 /* Is the running kernel at least major.minor? */
 static bool kernel_at_least(unsigned int want_major, unsigned int want_minor)
 {
@@ -211,7 +206,7 @@ void nmmu_state_access(struct nmmu_state *m, uint64_t first, uint64_t n, bool wr
 				TEST_ASSERT(!m->level[i], "model: page %lu of slot %u maps %lu KiB "
 					    "while page %lu of that range is mapped", p, s->id,
 					    size >> 10, i);
-			set_range(m, p, size, size_level(size));
+			set_range(m, p, size, tdp_size_level(size));
 			continue;
 		}
 		if (write && logging && dirty)
@@ -234,7 +229,7 @@ void nmmu_state_access(struct nmmu_state *m, uint64_t first, uint64_t n, bool wr
 void nmmu_state_split(struct nmmu_state *m, uint64_t first, uint64_t n, uint64_t size)
 {
 	const struct nmmu_slot *s = m->v->slot;
-	uint8_t to = size_level(size);
+	uint8_t to = tdp_size_level(size);
 	uint64_t p;
 
 	TEST_ASSERT(first <= s->nr_pages && n <= s->nr_pages - first,
@@ -270,7 +265,7 @@ void nmmu_state_zap_collapsible(struct nmmu_state *m)
 		if (tdp_level_size(m->level[p]) >= size)
 			continue;
 		if (m->recover)
-			set_range(m, p, size, size_level(size));
+			set_range(m, p, size, tdp_size_level(size));
 		else
 			m->level[p] = 0;
 	}
