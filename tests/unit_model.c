@@ -324,6 +324,39 @@ static void test_state_wp(void)
 	nmmu_state_free(&m);
 }
 
+/* A phase's expected delta: the change of two states' sum since the last phase. */
+static void test_state_delta(void)
+{
+	struct geom ga, gb;
+	struct nmmu_state a, b;
+	const struct nmmu_state *both[] = { &a, &b };
+	struct nmmu_delta last = { 0 }, d;
+
+	geom_init(&ga, 4 * GB + (128 << 10), (6ULL << 20) + (64 << 10), BACKING_HUGETLB_2M, 0,
+		  TDP_2M, false);
+	geom_init(&gb, 5 * GB, 4ULL << 20, BACKING_HUGETLB_2M, 0, TDP_2M, false);
+	nmmu_state_init(&a, &ga.v, NMMU_WP_FAULT_DROP);
+	nmmu_state_init(&b, &gb.v, NMMU_WP_FAULT_DROP);
+	nmmu_state_access(&a, 0, ga.s.nr_pages, true, false, NULL);
+	nmmu_state_access(&b, 0, gb.s.nr_pages, true, false, NULL);
+	d = nmmu_state_delta(both, 2, &last);
+	CHECK(d.d4k == 528 && d.d2m == 4 && d.d1g == 0 && last.d4k == 528 && last.d2m == 4,
+	      "delta: populate of both gives 4K/2M %ld/%ld (sum %ld/%ld), expected 528/4",
+	      d.d4k, d.d2m, last.d4k, last.d2m);
+	nmmu_state_split(&a, 0, ga.s.nr_pages, SZ_4K);
+	d = nmmu_state_delta(both, 2, &last);
+	CHECK(d.d4k == 1024 && d.d2m == -2 && d.d1g == 0,
+	      "delta: a split of A gives 4K/2M %+ld/%+ld, expected +1024/-2", d.d4k, d.d2m);
+	d = nmmu_state_delta(both, 2, &last);
+	CHECK(!d.d4k && !d.d2m && !d.d1g, "delta: no change gives 4K/2M/1G %+ld/%+ld/%+ld",
+	      d.d4k, d.d2m, d.d1g);
+	d = nmmu_state_delta(both, 1, &last);
+	CHECK(d.d4k == 0 && d.d2m == -2, "delta: A alone after both gives 4K/2M %+ld/%+ld, "
+	      "expected +0/-2 (B's two 2M mappings left out)", d.d4k, d.d2m);
+	nmmu_state_free(&a);
+	nmmu_state_free(&b);
+}
+
 static const struct unit_case cases[] = {
 	{ "model: aligned slots, every backing and leaf", test_aligned },
 	{ "model: partial huge pages at a slot's head and tail", test_head_tail },
@@ -334,6 +367,7 @@ static const struct unit_case cases[] = {
 	{ "model state: write protection per huge mapping (INITIALLY_SET)", test_state_wp },
 	{ "model state: write faults that drop and that split, reads that fault in",
 	  test_state_faults },
+	{ "model state: a phase's delta over two slots' states", test_state_delta },
 };
 
 UNIT_SUITE(unit_model, cases);

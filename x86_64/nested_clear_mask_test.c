@@ -183,12 +183,9 @@ static void model_clear(struct model *m, bool eager, uint64_t s, uint64_t e)
 /* End a phase: the counts must have moved as the model's did since the last one. */
 static void model_phase_end(struct nmmu *f, struct model *m, const char *phase)
 {
-	struct nmmu_delta now, d;
+	const struct nmmu_state *st = &m->st;
+	struct nmmu_delta d = nmmu_state_delta(&st, 1, &m->last);
 
-	nmmu_state_counts(&m->st, &now);
-	d = (struct nmmu_delta){ now.d4k - m->last.d4k, now.d2m - m->last.d2m,
-				 now.d1g - m->last.d1g };
-	m->last = now;
 	nmmu_phase_end(f, phase, &d);
 }
 

@@ -236,23 +236,10 @@ struct run {
 };
 
 /* The model's counts now, minus those at the last phase's end: the phase's delta. */
-static struct nmmu_delta model_delta(struct run *r)
-{
-	struct nmmu_delta a, b, d;
-
-	nmmu_state_counts(&r->ma, &a);
-	nmmu_state_counts(&r->mb, &b);
-	d = (struct nmmu_delta){ a.d4k + b.d4k - r->last.d4k, a.d2m + b.d2m - r->last.d2m,
-				 a.d1g + b.d1g - r->last.d1g };
-	r->last.d4k += d.d4k;
-	r->last.d2m += d.d2m;
-	r->last.d1g += d.d1g;
-	return d;
-}
-
 static void phase_end(struct run *r, const char *phase)
 {
-	struct nmmu_delta d = model_delta(r);
+	const struct nmmu_state *m[] = { &r->ma, &r->mb };
+	struct nmmu_delta d = nmmu_state_delta(m, 2, &r->last);
 
 	nmmu_phase_end(&r->f, phase, &d);
 }

@@ -338,6 +338,12 @@ void nmmu_state_free(struct nmmu_state *m);
 /* The mappings the state holds, by size. */
 void nmmu_state_counts(const struct nmmu_state *m, struct nmmu_delta *c);
 /*
+ * The change of the mappings that the n states hold together since *last,
+ * which then holds their sum: a phase's expected delta for nmmu_phase_end().
+ */
+struct nmmu_delta nmmu_state_delta(const struct nmmu_state *const *m, int n,
+				   struct nmmu_delta *last);
+/*
  * L2 (or L1) reads or writes pages [first, first + n), with the slot
  * logging or not.  With dirty set, the pages the accesses make dirty in
  * KVM's log (written, or faulted in writable) are set in it.

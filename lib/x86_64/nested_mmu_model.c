@@ -141,6 +141,24 @@ void nmmu_state_counts(const struct nmmu_state *m, struct nmmu_delta *c)
 				  .d1g = n[TDP_1G] / (512 * 512) };
 }
 
+struct nmmu_delta nmmu_state_delta(const struct nmmu_state *const *m, int n,
+				   struct nmmu_delta *last)
+{
+	struct nmmu_delta sum = { 0 }, c, d;
+	int i;
+
+	for (i = 0; i < n; i++) {
+		nmmu_state_counts(m[i], &c);
+		sum.d4k += c.d4k;
+		sum.d2m += c.d2m;
+		sum.d1g += c.d1g;
+	}
+	d = (struct nmmu_delta){ sum.d4k - last->d4k, sum.d2m - last->d2m,
+				 sum.d1g - last->d1g };
+	*last = sum;
+	return d;
+}
+
 /* The pages [*lo, *hi) of the size-aligned range of the slot that holds page. */
 static void range_of(const struct nmmu_state *m, uint64_t page, uint64_t size,
 		     uint64_t *lo, uint64_t *hi)
