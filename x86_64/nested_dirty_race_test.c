@@ -13,8 +13,10 @@
  * writes are never reported (classic) or only by the first harvest
  * (INITIALLY_SET); the host finds L2's last write in every page; after
  * quiescing, the mapping counts are the model's (slot A all 4K; B's
- * mappings gone after the delete, C's old ones gone after the move); and
- * L2 reading B's L2 range after the move finds C's data, not B's.
+ * mappings gone after the delete, C's old ones gone after the move); C's
+ * log survives the move (pages L2 wrote to C just before it, unharvested,
+ * are in the first GET after it); and L2 reading B's L2 range after the
+ * move finds C's data, not B's.
  *
  * L2 never touches an L1 GPA without a memslot (that would be an MMIO
  * exit, not memory): it stops using B's range before B is deleted and
@@ -593,9 +595,19 @@ static void delete_phase(struct race *r)
 static void move_phase(struct race *r)
 {
 	struct nmmu_delta d = { 0 };
-	uint64_t before[NESTED_WORKER_MAX_VCPUS], tag;
+	uint64_t before[NESTED_WORKER_MAX_VCPUS], tag, n, nr = 0;
+	uint32_t pages[SIZE_BC / SZ_4K / 5 + 2];
 
 	test_check("move");
+	/*
+	 * C's log carries over a move: L2 writes some pages of C (the values
+	 * they hold already), and no GET reports them before C moves.
+	 */
+	for (n = 0; n < r->c->nr_pages; n += 5)
+		pages[nr++] = (uint32_t)n;
+	pages[nr++] = (uint32_t)(r->c->nr_pages - 1);
+	nmmu_write_pages(&r->f, r->vc, pages, nr, r->tag_c);
+
 	phase_begin(r);
 	writers_start(r, "move");
 	harvest(r, "move");
@@ -613,6 +625,7 @@ static void move_phase(struct race *r)
 	nmmu_delta_maps(&d, SZ_4K, -(int64_t)r->c->nr_pages);
 	nmmu_phase_end(&r->f, "slot C moved while L2 wrote A (after the re-warm)", &d);
 	assert_dirty(r, r->a, "slot C moved");
+	assert_dirty(r, r->c, "slot C moved: the pages L2 wrote to C before the move");
 
 	/*
 	 * B's L2 range now reaches C: L2 must read what it last wrote to C
