@@ -142,7 +142,8 @@ def cmd_plan(a):
                  (" dirty_log_perf_test" if a.upstream else "") + "\n")
 
     tests = ["bench-unpack"]
-    plan = {"iterations": a.iterations, "upstream": bool(a.upstream), "lines": []}
+    plan = {"iterations": a.iterations, "upstream": bool(a.upstream),
+            "peer_seed_fix": bool(a.upstream and a.peer_seed_fix), "lines": []}
     for i, cfg in enumerate(sweep, 1):
         ours = f"ours-{i:02d}"
         args = ours_args(cfg, a.iterations)
@@ -803,7 +804,8 @@ def cmd_report(a):
             # ours' ad=on run of the same VM found out.
             ad = next((o["ept_ad"] for o in got if "ept_ad" in o), None)
             for r in upstream_runs(b, entry, meta) if b else []:
-                r.update(kernel=kernel, emulator=emulator, sweep_line=entry["id"], ept_ad=ad)
+                r.update(kernel=kernel, emulator=emulator, sweep_line=entry["id"], ept_ad=ad,
+                         peer_seed_fix=plan.get("peer_seed_fix", False))
                 if "phases" not in r:
                     problems.append(f"{entry['upstream']} eager={r['eager_page_split']}: "
                                     f"exit {r['exit_code']}, no timings")
@@ -816,8 +818,10 @@ def cmd_report(a):
            "problems": problems}
     with open(os.path.join(a.out, "results.json"), "w") as f:
         json.dump(doc, f, indent=1)
+    seed = (", upstream built with its guest seed fixed"
+            if plan.get("peer_seed_fix") else "")
     text = (f"Benchmark: kernel {kernel}, {emulator}"
-            f"{', ' + a.label if a.label else ''}, {plan['iterations']} iterations; "
+            f"{', ' + a.label if a.label else ''}{seed}, {plan['iterations']} iterations; "
             f"seconds per phase (GET and CLEAR summed over the iterations)\n" + table(runs, res))
     made = gnuplot(os.path.abspath(a.out), runs, res)
     if made:
@@ -839,6 +843,7 @@ def main():
     pl.add_argument("--sweep", required=True)
     pl.add_argument("--prog", required=True)
     pl.add_argument("--upstream")
+    pl.add_argument("--peer-seed-fix", action="store_true")
     pl.add_argument("--iterations", type=int, default=2)
     pl.add_argument("--bindir", required=True)
     rp = sub.add_parser("report")

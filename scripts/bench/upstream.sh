@@ -4,12 +4,16 @@
 # linux-source package into the cache (never into the project) and prints
 # the path of the static binary.
 #
-# Usage: upstream.sh [--cache DIR] [--source PKG]
+# Usage: upstream.sh [--cache DIR] [--source PKG] [--seed-fix]
 #
 # PKG is linux-source-7.2 (default), from Debian unstable through
 # scripts/sid-apt.sh: its memstress runs L2 under VMX and SVM (6.12's only
 # under VMX), and its library needs KVM_SET_USER_MEMORY_REGION2, i.e. a
 # 6.8+ kernel in the VM (on older ones the binary skips with exit 4).
+# --seed-fix builds it with its guest seed copied into the guest: the
+# library never copies guest_random_seed there, so memstress' vCPU 0 draws
+# from a generator seeded with 0, which stays 0, and writes every page
+# whatever -w says (README, "The peer's vCPU 0 writes every page").
 # Progress goes to stderr; stdout gets only the binary's path.
 # Exit: 0 built (or cached), 1 download or build failure, 2 usage error.
 
@@ -19,17 +23,19 @@ SCRIPTS_DIR=$(cd "$(dirname "$0")/.." && pwd)
 PROG=${0##*/}
 CACHE_DIR=${HOME:-/root}/.cache/kvm-nested-selftests
 SOURCE_PKG=linux-source-7.2
+SEED_FIX=0
 # What the selftests build needs of the tree: kbuild for "make headers",
 # the uapi headers, and tools/ (the selftests and their libraries).
 TREE_PARTS="Makefile Kbuild Kconfig init/Kconfig scripts include arch/x86 usr tools"
 
 usage() {
-	sed -n '3,13s/^# \{0,1\}//p' "$0"
+	sed -n '3,17s/^# \{0,1\}//p' "$0"
 }
 
 while [ $# -gt 0 ]; do
 	case $1 in
 	-h | --help) usage; exit 0 ;;
+	--seed-fix) SEED_FIX=1; shift ;;
 	--cache | --source)
 		[ $# -ge 2 ] || { echo "$PROG: $1 needs a value" >&2; exit 2; }
 		case $1 in
@@ -64,6 +70,9 @@ else
 fi
 [ -n "$version" ] || { log "no version of $SOURCE_PKG found"; exit 1; }
 bin=$dir/dirty_log_perf_test-$version
+suffix=
+[ "$SEED_FIX" -eq 0 ] || suffix=-seedfix
+bin+=$suffix
 if [ -x "$bin" ]; then
 	log "cached: $bin"
 	echo "$bin"
@@ -104,15 +113,31 @@ if [ ! -f "$tree/.bench-version" ] || [ "$(cat "$tree/.bench-version")" != "$ver
 	echo "$version" >"$tree/.bench-version"
 fi
 
-build=$dir/build-$version
-log "building dirty_log_perf_test (make headers, then the test, static)"
-if ! nice make -C "$tree" headers >"$dir/build-$version.log" 2>&1 ||
+build=$dir/build-$version$suffix
+buildlog=$dir/build-$version$suffix.log
+# The seed fix edits one file of the cached tree for this build only (in a
+# build directory of its own) and puts the original back on every exit.
+util=$tree/tools/testing/selftests/kvm/lib/kvm_util.c
+restore_util() {
+	[ ! -f "$util.bench-orig" ] || mv "$util.bench-orig" "$util"
+}
+restore_util
+if [ "$SEED_FIX" -eq 1 ]; then
+	grep -q '^[[:space:]]*sync_global_to_guest(vm, guest_rng);$' "$util" ||
+		{ log "--seed-fix: $util has no guest_rng copy to add the seed's to"; exit 1; }
+	cp -p "$util" "$util.bench-orig"
+	trap restore_util EXIT
+	sed -i 's/^\([[:space:]]*\)sync_global_to_guest(vm, guest_rng);$/&\n\1sync_global_to_guest(vm, guest_random_seed);/' "$util"
+fi
+log "building dirty_log_perf_test${suffix:+ (seed fix)} (make headers, then the test, static)"
+if ! nice make -C "$tree" headers >"$buildlog" 2>&1 ||
 	! nice make -C "$tree/tools/testing/selftests/kvm" OUTPUT="$build" CC="gcc -static" \
-		"$build/dirty_log_perf_test" >>"$dir/build-$version.log" 2>&1; then
-	log "build failed; the last lines of $dir/build-$version.log:"
-	tail -n 20 "$dir/build-$version.log" >&2
+		"$build/dirty_log_perf_test" >>"$buildlog" 2>&1; then
+	log "build failed; the last lines of $buildlog:"
+	tail -n 20 "$buildlog" >&2
 	exit 1
 fi
+restore_util
 cp "$build/dirty_log_perf_test" "$bin.tmp"
 mv "$bin.tmp" "$bin"
 log "built $bin"
