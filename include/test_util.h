@@ -114,9 +114,9 @@ int parse_uint(const char *str, uint64_t max, uint64_t *val);
 uint64_t now_ns(void);
 
 /*
- * Call fn(i, arg) for i = 0 .. n-1, each in a host thread of its own, all
- * started before any is joined (vCPUs that must run at the same time);
- * returns when every call has returned.
+ * Call fn(i, arg) for i = 0 .. n-1 at the same time (vCPUs that must run
+ * together): n-1 host threads of their own, all started before the last
+ * call runs in the calling thread; returns when every call has returned.
  */
 void run_threads(int n, void (*fn)(int i, void *arg), void *arg);
 
