@@ -14,7 +14,7 @@ usage() {
 	cat <<EOF
 usage: $PROG_NAME --prog FILE [--kernel K] [--emulator qemu|bochs] [--out DIR]
        [--modules DIR] [--sweep default|smoke|FILE] [--iterations N]
-       [--no-upstream] [--peer-seed-fix] [--label TEXT]
+       [--no-upstream] [--peer-stock] [--label TEXT]
 
 Runs the sweep's configurations of FILE (x86_64/nested_dirty_log_perf,
 built) and, for each that upstream can run, dirty_log_perf_test -n (built
@@ -36,10 +36,11 @@ in one VM of scripts/vmtest.sh, with eager_page_split on and off.
                     (scripts/bench/sweep-default shows the format)
   --iterations N    passes with dirty logging on (default 2, at least 2)
   --no-upstream     run only ours
-  --peer-seed-fix   build the peer with its guest seed copied into the guest
-                    (scripts/bench/upstream.sh --seed-fix): stock, its vCPU 0
-                    writes every page whatever -w says; its runs are marked
-                    "peer_seed_fix" in results.json
+  --peer-stock      run the peer as Debian's source has it; by default it is
+                    built with its guest seed copied into the guest
+                    (scripts/bench/upstream.sh --seed-fix, runs marked
+                    "peer_seed_fix" in results.json), since stock its vCPU 0
+                    writes every page whatever -w says
   --label TEXT      a note stored in results.json (e.g. the bug's name)
 
 Exit: 0 every run completed; 1 a run failed or did not complete; 2 usage
@@ -62,14 +63,14 @@ MODULES=
 SWEEP=default
 ITERATIONS=2
 UPSTREAM=1
-SEED_FIX=
+SEED_FIX=--seed-fix
 LABEL=
 
 while [ $# -gt 0 ]; do
 	case $1 in
 	-h | --help) usage; exit 0 ;;
 	--no-upstream) UPSTREAM=0; shift ;;
-	--peer-seed-fix) SEED_FIX=--seed-fix; shift ;;
+	--peer-stock) SEED_FIX=; shift ;;
 	--prog | --kernel | --emulator | --out | --modules | --sweep | --iterations | --label)
 		[ $# -ge 2 ] || usage_error "$1 needs a value"
 		case $1 in
