@@ -127,7 +127,7 @@ VMOUT=$OUT/vmtest
 
 upstream_bin=
 if [ "$UPSTREAM" -eq 1 ]; then
-	if ! upstream_bin=$("$SCRIPTS_DIR/bench/upstream.sh" $SEED_FIX); then
+	if ! upstream_bin=$("$SCRIPTS_DIR/bench/upstream.sh" ${SEED_FIX:+"$SEED_FIX"}); then
 		echo "bench: upstream's dirty_log_perf_test could not be built; running ours only" >&2
 		upstream_bin=
 	fi

@@ -59,6 +59,9 @@ log() {
 series=${SOURCE_PKG#linux-source-}
 dir=$CACHE_DIR/upstream
 mkdir -p "$dir"
+# One build at a time: the seed fix edits the cached tree for its build.
+exec 9>"$dir/.lock"
+flock 9
 
 # Debian 12 carries its own series (6.1, 6.12); newer ones come from unstable.
 if apt-cache show "$SOURCE_PKG" >/dev/null 2>&1; then
