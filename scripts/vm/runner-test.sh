@@ -121,7 +121,9 @@ usage_case "--repeat 0" "repeat" --repeat 0
 # fake_vm FILE SPLAT: a script that plays the VM: prints init.sh's markers
 # and KTAP, then for SPLAT=1 puts a Debian 6.1 BUG on the console in the
 # middle of the second test and hangs, as a kernel that died holding
-# mmu_lock does; for SPLAT=0 finishes.
+# mmu_lock does; for SPLAT=0 finishes; for SPLAT=2 finishes with the
+# status channel's last lines lost (a stopped Bochs' unflushed serial
+# file) and a kernel message on the console among the KTAP.
 fake_vm() {
 	local file=$1 splat=$2
 	cat >"$file" <<-'EOF'
@@ -153,6 +155,16 @@ fake_vm() {
 				echo "[   42.100004] RIP: 0010:pte_list_remove+0x1a/0x80 [kvm]"
 			} >>"$console"
 			exec sleep 600
+		EOF
+	elif [ "$splat" -eq 2 ]; then
+		cat >>"$file" <<-'EOF'
+			out "ok 2 selftests: kvm: beta_test"
+			say "test 3 start gamma_test"
+			echo "# selftests: kvm: gamma_test" >>"$console"
+			echo "[   43.000001] kvm: a kernel message between two KTAP lines" >>"$console"
+			echo "ok 3 selftests: kvm: gamma_test # SKIP" >>"$console"
+			echo "vmtest: ktap end" >>"$console"
+			echo "vmtest: end" >>"$console"
 		EOF
 	else
 		cat >>"$file" <<-'EOF'
@@ -209,6 +221,22 @@ grep -q '^2 passed, 0 failed, 1 skipped$' "$log" || { ok=0; why="$why; no '2 pas
 grep -q '^nx_huge_pages: off ' "$T/out-clean/metadata" 2>/dev/null || { ok=0; why="$why; metadata lacks nx_huge_pages: off"; }
 grep -q '^cmdline: .*kvm.nx_huge_pages=off' "$T/out-clean/metadata" 2>/dev/null || { ok=0; why="$why; cmdline lacks kvm.nx_huge_pages=off"; }
 result "$ok" "clean fake run: exit 0, counts, nx_huge_pages=off recorded" "${why#; }"
+[ "$ok" -eq 1 ] || sed 's/^/# | /' "$log" | tail -n 30
+
+fake_vm "$T/fake-lost-tail" 2
+log=$T/lost-tail.log
+VMTEST_FAKE_VM=$T/fake-lost-tail VMTEST_BUDGET=90 \
+	run_vmtest "$log" --bindir "$BIN" --cache "$T/cache" --kernel "$KERNEL" \
+	--out "$T/out-lost-tail" --accel tcg
+ok=1
+why=
+[ "$RC" -eq 0 ] || { ok=0; why="exit $RC"; }
+grep -q '^2 passed, 0 failed, 1 skipped$' "$log" || { ok=0; why="$why; no '2 passed, 0 failed, 1 skipped'"; }
+grep -q 'taking the results from the console' "$log" || { ok=0; why="$why; the switch to the console is not said"; }
+grep -q '^ok 3 selftests: kvm: gamma_test # SKIP$' "$T/out-lost-tail/results.ktap" 2>/dev/null ||
+	{ ok=0; why="$why; results.ktap lacks gamma_test's result"; }
+grep -q 'kernel message' "$T/out-lost-tail/results.ktap" 2>/dev/null && { ok=0; why="$why; a kernel message in results.ktap"; }
+result "$ok" "status channel without its tail: the results come from the console" "${why#; }"
 [ "$ok" -eq 1 ] || sed 's/^/# | /' "$log" | tail -n 30
 
 echo "1..$NUM"
