@@ -24,8 +24,8 @@ typedef uint64_t l2_gpa_t;	/* L2 physical, translated by L1's EPT/NPT */
 /*
  * Guest virtual layout: the test ELF at its link addresses, and a direct
  * map of guest physical memory at DIRECT_MAP_BASE.  The direct map is built
- * once at VM creation and covers every GPA a slot may use, so memslots can
- * be added in any order.
+ * once at VM creation and covers every GPA a slot may use (but for
+ * vm_memslot_add_top()'s), so memslots can be added in any order.
  */
 #define DIRECT_MAP_BASE		0x10000000000ULL	/* 1 TiB */
 #define DIRECT_MAP_SIZE		(256ULL << 30)
@@ -99,6 +99,16 @@ int vm_enable_cap(struct kvm_vm *vm, uint32_t cap, uint64_t arg0);
 struct vm_memslot *vm_memslot_add(struct kvm_vm *vm, uint32_t slot, gpa_t gpa,
 				  uint64_t size, enum backing_type backing,
 				  uint32_t flags);
+/*
+ * A memslot at the top of guest physical memory, 1G-aligned, beyond the
+ * direct map (L1 cannot reach it; L2 can, through L1's EPT/NPT), where
+ * upstream's memstress puts its test memory: no page table of L1's own
+ * memory shares even an upper level with it in the MMU that maps L1.
+ */
+struct vm_memslot *vm_memslot_add_top(struct kvm_vm *vm, uint32_t slot, uint64_t size,
+				      enum backing_type backing, uint32_t flags);
+/* The end of guest physical memory: 1 << MAXPHYADDR, as KVM reports it. */
+uint64_t guest_phys_limit(void);
 /*
  * A memslot at any 4K-aligned GPA with any 4K-multiple size.  The host
  * address is congruent to the GPA modulo the backing's page size, plus

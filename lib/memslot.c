@@ -32,9 +32,6 @@ static struct vm_memslot *memslot_add(struct kvm_vm *vm, uint32_t slot, gpa_t gp
 
 	TEST_ASSERT(slot < VM_MAX_SLOTS && !vm->slots[slot],
 		    "memslot %u: out of range or already in use", slot);
-	TEST_ASSERT(gpa + size <= DIRECT_MAP_SIZE,
-		    "memslot %u ends at GPA 0x%lx, beyond the guest direct map (0x%llx)",
-		    slot, gpa + size, DIRECT_MAP_SIZE);
 	for (i = 0; i < VM_MAX_SLOTS; i++) {
 		struct vm_memslot *o = vm->slots[i];
 
@@ -61,15 +58,46 @@ static struct vm_memslot *memslot_add(struct kvm_vm *vm, uint32_t slot, gpa_t gp
 	return s;
 }
 
+/* Slots L1 reaches through the direct map. */
+static void assert_direct_mapped(uint32_t slot, gpa_t gpa, uint64_t size)
+{
+	TEST_ASSERT(gpa < DIRECT_MAP_SIZE && size <= DIRECT_MAP_SIZE - gpa,
+		    "memslot %u ends at GPA 0x%lx, beyond the guest direct map (0x%llx)",
+		    slot, gpa + size, DIRECT_MAP_SIZE);
+}
+
+static void assert_huge_aligned(uint32_t slot, gpa_t gpa, uint64_t size,
+				enum backing_type backing)
+{
+	uint64_t page = backing_page_size(backing);
+
+	TEST_ASSERT(page && size && IS_ALIGNED(gpa, page) && IS_ALIGNED(size, page),
+		    "memslot %u: GPA 0x%lx size 0x%lx not aligned to the %s page size",
+		    slot, gpa, size, backing_name(backing));
+}
+
 struct vm_memslot *vm_memslot_add(struct kvm_vm *vm, uint32_t slot, gpa_t gpa,
 				  uint64_t size, enum backing_type backing,
 				  uint32_t flags)
 {
-	uint64_t page = backing_page_size(backing);
+	assert_huge_aligned(slot, gpa, size, backing);
+	assert_direct_mapped(slot, gpa, size);
+	return memslot_add(vm, slot, gpa, size, backing, flags, 0, size);
+}
 
-	TEST_ASSERT(size && IS_ALIGNED(gpa, page) && IS_ALIGNED(size, page),
-		    "memslot %u: GPA 0x%lx size 0x%lx not aligned to the %s page size",
-		    slot, gpa, size, backing_name(backing));
+struct vm_memslot *vm_memslot_add_top(struct kvm_vm *vm, uint32_t slot, uint64_t size,
+				      enum backing_type backing, uint32_t flags)
+{
+	uint64_t limit = guest_phys_limit();
+	gpa_t gpa;
+
+	TEST_ASSERT(size && size <= limit - DIRECT_MAP_SIZE,
+		    "memslot %u: 0x%lx bytes do not fit between the direct map and the "
+		    "top of guest physical memory (0x%lx)", slot, size, limit);
+	gpa = ALIGN_DOWN(limit - size, SZ_1G);
+	TEST_ASSERT(gpa >= DIRECT_MAP_SIZE,
+		    "memslot %u: 0x%lx bytes do not fit above the direct map", slot, size);
+	assert_huge_aligned(slot, gpa, size, backing);
 	return memslot_add(vm, slot, gpa, size, backing, flags, 0, size);
 }
 
@@ -85,8 +113,8 @@ struct vm_memslot *vm_memslot_add_geom(struct kvm_vm *vm, uint32_t slot, gpa_t g
 	TEST_ASSERT(IS_ALIGNED(hva_skew, SZ_4K) && hva_skew < page,
 		    "memslot %u: host address skew 0x%lx is not a 4K multiple below the %s "
 		    "page size", slot, hva_skew, backing_name(backing));
-	TEST_ASSERT(size <= PARSE_SIZE_MAX && gpa <= DIRECT_MAP_SIZE,
-		    "memslot %u: GPA 0x%lx size 0x%lx out of range", slot, gpa, size);
+	TEST_ASSERT(size <= PARSE_SIZE_MAX, "memslot %u: size 0x%lx out of range", slot, size);
+	assert_direct_mapped(slot, gpa, size);
 	/* hva - gpa is hva_skew modulo the host page size. */
 	off = (gpa + hva_skew) & (page - 1);
 	return memslot_add(vm, slot, gpa, size, backing, flags, off, ALIGN_UP(off + size, page));

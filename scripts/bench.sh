@@ -14,7 +14,7 @@ usage() {
 	cat <<EOF
 usage: $PROG_NAME --prog FILE [--kernel K] [--emulator qemu|bochs] [--out DIR]
        [--modules DIR] [--sweep default|smoke|FILE] [--iterations N]
-       [--no-upstream] [--peer-stock] [--label TEXT]
+       [--no-upstream] [--peer-stock] [--label TEXT] [--append ARGS]
 
 Runs the sweep's configurations of FILE (x86_64/nested_dirty_log_perf,
 built) and, for each that upstream can run, dirty_log_perf_test -n (built
@@ -42,6 +42,9 @@ in one VM of scripts/vmtest.sh, with eager_page_split on and off.
                     "peer_seed_fix" in results.json), since stock its vCPU 0
                     writes every page whatever -w says
   --label TEXT      a note stored in results.json (e.g. the bug's name)
+  --append ARGS     more kernel command-line words for the VM, as vmtest.sh's
+                    --append (e.g. "kvm.tdp_mmu=0"; KVM's parameters in
+                    effect are recorded in results.json)
 
 Exit: 0 every run completed; 1 a run failed or did not complete; 2 usage
 error or missing host packages; 3 to 5 the VM runner's failure (see
@@ -65,13 +68,15 @@ ITERATIONS=2
 UPSTREAM=1
 SEED_FIX=--seed-fix
 LABEL=
+APPEND=
 
 while [ $# -gt 0 ]; do
 	case $1 in
 	-h | --help) usage; exit 0 ;;
 	--no-upstream) UPSTREAM=0; shift ;;
 	--peer-stock) SEED_FIX=; shift ;;
-	--prog | --kernel | --emulator | --out | --modules | --sweep | --iterations | --label)
+	--prog | --kernel | --emulator | --out | --modules | --sweep | --iterations | --label | \
+	--append)
 		[ $# -ge 2 ] || usage_error "$1 needs a value"
 		case $1 in
 		--prog) PROG=$2 ;;
@@ -82,6 +87,7 @@ while [ $# -gt 0 ]; do
 		--sweep) SWEEP=$2 ;;
 		--iterations) ITERATIONS=$2 ;;
 		--label) LABEL=$2 ;;
+		--append) APPEND=$2 ;;
 		esac
 		shift 2
 		;;
@@ -145,7 +151,7 @@ python3 "$SCRIPTS_DIR/bench/bench.py" plan --sweep "$SWEEP_FILE" --prog "$PROG" 
 
 vm_rc=0
 "$SCRIPTS_DIR/vmtest.sh" --bindir "$BINDIR" --kernel "$KERNEL" --emulator "$EMULATOR" \
-	--out "$VMOUT" ${MODULES:+--modules "$MODULES"} || vm_rc=$?
+	--out "$VMOUT" ${MODULES:+--modules "$MODULES"} ${APPEND:+--append "$APPEND"} || vm_rc=$?
 
 report_rc=0
 python3 "$SCRIPTS_DIR/bench/bench.py" report --bindir "$BINDIR" --vmout "$VMOUT" \

@@ -33,9 +33,11 @@
 #include "x86_64/processor.h"
 
 #define SLOT		1
-#define SLOT_GPA	(4ULL << 30)
+#define SLOT_GPA	(4ULL << 30)	/* with -L; in L2 the top of L1's memory */
 #define L2_GPA_BASE	(16ULL << 30)	/* alias j at + j * the slot size rounded to 1G */
 #define MAX_ALIASES	4
+/* Every vCPU's seed + index stays a non-zero state of the 2^31 - 1 generator. */
+#define MAX_SEED	2147483000
 #define MAX_ITERATIONS	64
 #define MAX_PHASES	(4 + 3 * MAX_ITERATIONS)
 #define MAX_VCPUS	NESTED_WORKER_MAX_VCPUS
@@ -98,6 +100,8 @@ struct run_result {
 	bool done;
 	bool eager;
 	bool ept_ad;			/* L1's EPTP had A/D bits on */
+	uint64_t slot_gpa;		/* the slot's L1 GPA */
+	uint32_t seed;
 	int nr_phases;
 	struct phase phases[MAX_PHASES];
 	double floor_write_s;		/* per 2M split: 8 KiB of stores */
@@ -118,6 +122,8 @@ struct bench {
 	bool has_pf_stats;
 	struct trace_instance *ti;
 	unsigned long *dirty, *written;
+	uint32_t rng[MAX_VCPUS];	/* each vCPU's written-page draw */
+	gpa_t slot_gpa;
 };
 
 static uint32_t *bench_list(struct bench *b, int vcpu)
@@ -235,37 +241,45 @@ static void phase_end(struct bench *b, struct phase *p, const struct phase_mark 
 	p->pf_fixed = fixed - m->pf_fixed;
 }
 
-static uint64_t rnd(uint64_t *s)
+/*
+ * The written-page draw of upstream's memstress guest, so that the two
+ * tools write the same pages: per vCPU, a Park-Miller "minimal standard"
+ * generator (multiplier 48271, modulus 2^31 - 1) seeded with seed + the
+ * vCPU's index, one draw per page of the vCPU's region in address order
+ * in every pass, populate (which writes everything) included; a page is
+ * written when its draw modulo 100 is below write_percent.
+ */
+static uint32_t minstd(uint32_t *s)
 {
-	/* xorshift64: cheap and reproducible from the printed seed. */
-	*s ^= *s << 13;
-	*s ^= *s >> 7;
-	*s ^= *s << 17;
+	*s = (uint32_t)((uint64_t)*s * 48271 % 0x7fffffffU);
 	return *s;
 }
 
 /*
  * The commands of one pass, the access pattern of upstream's memstress
  * guest: each vCPU touches every page of its region in address order,
- * writing each page with probability write_percent (a fresh draw per
- * pass) and reading the others.  The reads matter: without eager split,
- * the first write into a huge mapping drops it, and every later access
- * to the rest of that 2M range, read or write, then faults in a 4K map.
+ * writing the pages the draw picks and reading the others.  The reads
+ * matter: without eager split, the first write into a huge mapping drops
+ * it, and every later access to the rest of that 2M range, read or
+ * write, then faults in a 4K map.  @draw is false for the aliases after
+ * the first in populate: the peer has one pass there, not one per alias.
  */
 static uint64_t pass_cmds(struct bench *b, uint64_t pass, uint64_t percent, int alias,
-			  struct l2_cmd *cmds)
+			  bool draw, struct l2_cmd *cmds)
 {
 	uint64_t total = 0, i, first, n;
 	int c;
 
 	for (c = 0; c < b->nr_vcpus; c++) {
-		uint64_t s = opt.seed * 0x9e3779b97f4a7c15ULL + pass * 1000003 + (uint64_t)c + 1;
 		uint32_t *list = bench_list(b, c);
 
 		first = (uint64_t)c * b->pages_per_vcpu;
 		cmds[c] = (struct l2_cmd){ .gva = b->gva[alias], .tag = pass << 32,
 					   .first = first, .nr_pages = b->pages_per_vcpu };
 		if (percent >= 100) {
+			/* Every page is written; the peer still draws for each. */
+			for (i = 0; draw && i < b->pages_per_vcpu; i++)
+				minstd(&b->rng[c]);
 			cmds[c].op = L2_OP_WRITE;
 			bitmap_fill_range(b->written, first, b->pages_per_vcpu);
 			total += b->pages_per_vcpu;
@@ -273,7 +287,7 @@ static uint64_t pass_cmds(struct bench *b, uint64_t pass, uint64_t percent, int 
 		}
 		n = 0;
 		for (i = 0; i < b->pages_per_vcpu; i++) {
-			if (rnd(&s) % 100 >= percent)
+			if (minstd(&b->rng[c]) % 100 >= percent)
 				continue;
 			list[n++] = (uint32_t)(first + i);
 			bitmap_set_bit(b->written, first + i);
@@ -294,7 +308,7 @@ static void run_pass(struct bench *b, struct run_result *r, const char *name, ui
 	uint64_t n;
 
 	bitmap_zero_all(b->written, b->size / SZ_4K);
-	n = pass_cmds(b, pass, percent, alias, cmds);
+	n = pass_cmds(b, pass, percent, alias, true, cmds);
 	p = phase_begin(b, r, name, &m);
 	run_parallel(b, cmds);
 	phase_end(b, p, &m);
@@ -404,11 +418,13 @@ static void bench_setup(struct bench *b, bool eager)
 	uint64_t page = backing_page_size(opt.backing), stride, j;
 	char why_trace[256];
 	const char *why;
-	int ret;
+	int ret, i;
 
 	b->nr_vcpus = opt.nr_vcpus;
 	b->size = opt.mem_per_vcpu * opt.nr_vcpus;
 	b->pages_per_vcpu = opt.mem_per_vcpu / SZ_4K;
+	for (i = 0; i < b->nr_vcpus; i++)
+		b->rng[i] = (uint32_t)opt.seed + (uint32_t)i;
 	TEST_ASSERT(IS_ALIGNED(opt.mem_per_vcpu, page),
 		    "-b %lu MiB is not a multiple of the %s page", opt.mem_per_vcpu >> 20,
 		    backing_name(opt.backing));
@@ -461,7 +477,18 @@ static void bench_setup(struct bench *b, bool eager)
 		b->ept_ad = nested_vm_use_ept_ad(b->vm);
 	if (opt.manual)
 		vm_manual_protect_enable(b->vm, true);
-	vm_memslot_add(b->vm, SLOT, SLOT_GPA, b->size, opt.backing, 0);
+	/*
+	 * In L2 the slot sits at the top of L1's physical memory, as
+	 * upstream's memstress puts it: there KVM's MMU for L1 has no table
+	 * below the root over it, and GET and CLEAR, which walk that MMU once
+	 * per 64-page word, stop at the root as the peer's do (at 4G, next to
+	 * L1's own memory, each walk went deeper: GET took 8-18 % longer under
+	 * Bochs).  L1 itself (-L) reaches the slot through its direct map.
+	 */
+	if (opt.in_l1)
+		b->slot_gpa = vm_memslot_add(b->vm, SLOT, SLOT_GPA, b->size, opt.backing, 0)->gpa;
+	else
+		b->slot_gpa = vm_memslot_add_top(b->vm, SLOT, b->size, opt.backing, 0)->gpa;
 	why = vm_memslot_prefault(b->vm, SLOT);
 	TEST_REQUIRE(!why, "%s", why);
 	b->dirty = bitmap_zalloc(b->size / SZ_4K);
@@ -474,7 +501,7 @@ static void bench_setup(struct bench *b, bool eager)
 		stride = ALIGN_UP(b->size, SZ_1G);
 		for (j = 0; j < opt.aliases; j++) {
 			/* A 1G leaf over a smaller slot: KVM maps what the slot has. */
-			tdp_map(b->vm, 0, L2_GPA_BASE + j * stride, SLOT_GPA,
+			tdp_map(b->vm, 0, L2_GPA_BASE + j * stride, b->slot_gpa,
 				ALIGN_UP(b->size, tdp_level_size(opt.leaf)), opt.leaf);
 			b->gva[j] = direct_gva(L2_GPA_BASE + j * stride);
 		}
@@ -609,7 +636,8 @@ static void emit_json(const struct run_result *r)
 	    "\"write_percent\": %lu, \"vcpus\": %d, \"mem_per_vcpu\": %lu, \"backing\": \"%s\", "
 	    "\"l1_leaf\": \"%s\", \"dirty_log\": \"%s\", \"clear_chunk_pages\": %lu, "
 	    "\"iterations\": %lu, \"aliases\": %lu, \"kernel\": \"%s\", \"vendor\": \"%s\", "
-	    "\"cpu\": \"%s\", \"ept_ad\": %s, \"traced\": %s, \"floor_write_s\": %.9f, \"floor_alloc_s\": %.9f, ",
+	    "\"cpu\": \"%s\", \"ept_ad\": %s, \"traced\": %s, \"floor_write_s\": %.9f, \"floor_alloc_s\": %.9f, "
+	    "\"slot_gpa\": %lu, \"seed\": %u, ",
 	    opt.in_l1 ? "tdp" : "nested", r->eager ? "true" : "false", opt.write_percent,
 	    opt.nr_vcpus, opt.mem_per_vcpu, backing_name(opt.backing),
 	    opt.in_l1 ? "none" : leaf_name(opt.leaf), opt.manual ? "clear" : "get",
@@ -617,7 +645,7 @@ static void emit_json(const struct run_result *r)
 	    opt.iterations, opt.aliases, kernel,
 	    nested_vendor_name(kvm_nested_vendor()), cpu, r->ept_ad ? "true" : "false",
 	    r->nr_phases && r->phases[0].traced ? "true" : "false",
-	    r->floor_write_s, r->floor_alloc_s);
+	    r->floor_write_s, r->floor_alloc_s, r->slot_gpa, r->seed);
 	OUT("\"phases\": {");
 	for (i = 0; i < NR_SUM; i++)
 		if (sum_applies(i))
@@ -653,6 +681,7 @@ static void emit_json(const struct run_result *r)
 
 static void run_bench(struct run_result *r, bool eager)
 {
+	struct l2_cmd pop[MAX_ALIASES][MAX_VCPUS];
 	struct bench b = { 0 };
 	struct phase_mark m;
 	struct phase *p;
@@ -663,15 +692,18 @@ static void run_bench(struct run_result *r, bool eager)
 	r->eager = eager;
 	bench_setup(&b, eager);
 	r->ept_ad = b.ept_ad;
+	r->slot_gpa = b.slot_gpa;
+	r->seed = (uint32_t)opt.seed;
 
-	/* Huge mappings of the slot through every alias, as in a running guest. */
+	/*
+	 * Huge mappings of the slot through every alias, as in a running
+	 * guest.  The commands are made before the clock starts.
+	 */
+	for (j = 0; j < opt.aliases; j++)
+		pass_cmds(&b, 0, 100, (int)j, j == 0, pop[j]);
 	p = phase_begin(&b, r, "populate", &m);
-	for (j = 0; j < opt.aliases; j++) {
-		struct l2_cmd cmds[MAX_VCPUS];
-
-		pass_cmds(&b, 0, 100, (int)j, cmds);
-		run_parallel(&b, cmds);
-	}
+	for (j = 0; j < opt.aliases; j++)
+		run_parallel(&b, pop[j]);
 	phase_end(&b, p, &m);
 	p->pages_written = b.size / SZ_4K * opt.aliases;
 
@@ -750,10 +782,11 @@ static void usage(const char *name, int code)
 	       "  -A ad          VMX: A/D bits in L1's EPT pointer, on (default, when KVM\n"
 	       "                 offers them, as upstream's memstress) or off\n"
 	       "  -o file        also append each run's JSON record to file\n"
-	       "  -S seed        seed of the written-page draw (default 1)\n"
+	       "  -S seed        seed of the written-page draw, 1 to %d (default 1, as\n"
+	       "                 upstream's -r: both tools then write the same pages)\n"
 	       "  -V             verbose\n"
 	       "  -h             this help\n",
-	       name, MAX_VCPUS, MAX_ITERATIONS, MAX_ALIASES);
+	       name, MAX_VCPUS, MAX_ITERATIONS, MAX_ALIASES, MAX_SEED);
 	exit(code);
 }
 
@@ -850,8 +883,9 @@ int main(int argc, char *argv[])
 			opt.json_path = optarg;
 			break;
 		case 'S':
-			if (parse_uint(optarg, UINT64_MAX, &opt.seed) || !opt.seed)
-				usage_error(argv[0], "-S: '%s' is not a non-zero decimal seed", optarg);
+			if (parse_uint(optarg, MAX_SEED, &opt.seed) || !opt.seed)
+				usage_error(argv[0], "-S: '%s' is not a seed from 1 to 2147483000",
+					    optarg);
 			break;
 		default:
 			test_opt_common(opt_c, usage, argv[0]);

@@ -58,6 +58,15 @@ struct kvm_cpuid_entry2 *cpuid_find(struct kvm_cpuid2 *cpuid, uint32_t function,
 	return NULL;
 }
 
+uint64_t guest_phys_limit(void)
+{
+	struct kvm_cpuid_entry2 *e = cpuid_find(kvm_supported_cpuid(), 0x80000008, 0);
+	unsigned int bits = e ? e->eax & 0xff : 36;	/* 36: the architectural default */
+
+	TEST_ASSERT(bits >= 36 && bits <= 52, "MAXPHYADDR %u from KVM_GET_SUPPORTED_CPUID", bits);
+	return 1ULL << bits;
+}
+
 bool kvm_cpu_has(struct x86_cpu_feature f)
 {
 	struct kvm_cpuid_entry2 *e = cpuid_find(kvm_supported_cpuid(),
