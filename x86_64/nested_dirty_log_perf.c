@@ -101,7 +101,6 @@ struct run_result {
 	bool eager;
 	bool ept_ad;			/* L1's EPTP had A/D bits on */
 	uint64_t slot_gpa;		/* the slot's L1 GPA */
-	uint32_t seed;
 	int nr_phases;
 	struct phase phases[MAX_PHASES];
 	double floor_write_s;		/* per 2M split: 8 KiB of stores */
@@ -637,7 +636,7 @@ static void emit_json(const struct run_result *r)
 	    "\"l1_leaf\": \"%s\", \"dirty_log\": \"%s\", \"clear_chunk_pages\": %lu, "
 	    "\"iterations\": %lu, \"aliases\": %lu, \"kernel\": \"%s\", \"vendor\": \"%s\", "
 	    "\"cpu\": \"%s\", \"ept_ad\": %s, \"traced\": %s, \"floor_write_s\": %.9f, \"floor_alloc_s\": %.9f, "
-	    "\"slot_gpa\": %lu, \"seed\": %u, ",
+	    "\"slot_gpa\": %lu, \"seed\": %lu, ",
 	    opt.in_l1 ? "tdp" : "nested", r->eager ? "true" : "false", opt.write_percent,
 	    opt.nr_vcpus, opt.mem_per_vcpu, backing_name(opt.backing),
 	    opt.in_l1 ? "none" : leaf_name(opt.leaf), opt.manual ? "clear" : "get",
@@ -645,7 +644,7 @@ static void emit_json(const struct run_result *r)
 	    opt.iterations, opt.aliases, kernel,
 	    nested_vendor_name(kvm_nested_vendor()), cpu, r->ept_ad ? "true" : "false",
 	    r->nr_phases && r->phases[0].traced ? "true" : "false",
-	    r->floor_write_s, r->floor_alloc_s, r->slot_gpa, r->seed);
+	    r->floor_write_s, r->floor_alloc_s, r->slot_gpa, opt.seed);
 	OUT("\"phases\": {");
 	for (i = 0; i < NR_SUM; i++)
 		if (sum_applies(i))
@@ -693,7 +692,6 @@ static void run_bench(struct run_result *r, bool eager)
 	bench_setup(&b, eager);
 	r->ept_ad = b.ept_ad;
 	r->slot_gpa = b.slot_gpa;
-	r->seed = (uint32_t)opt.seed;
 
 	/*
 	 * Huge mappings of the slot through every alias, as in a running

@@ -179,12 +179,18 @@ fake_vm() {
 	chmod +x "$file"
 }
 
-fake_vm "$T/fake-splat" 1
-log=$T/splat.log
+# run_fake NAME MODE: the runner on fake_vm MODE; its log in $log, its
+# results in $T/out-NAME.
+run_fake() {
+	fake_vm "$T/fake-$1" "$2"
+	log=$T/$1.log
+	VMTEST_FAKE_VM=$T/fake-$1 VMTEST_BUDGET=90 \
+		run_vmtest "$log" --bindir "$BIN" --cache "$T/cache" --kernel "$KERNEL" \
+		--out "$T/out-$1" --accel tcg
+}
+
 t0=$(date +%s.%N)
-VMTEST_FAKE_VM=$T/fake-splat VMTEST_BUDGET=90 \
-	run_vmtest "$log" --bindir "$BIN" --cache "$T/cache" --kernel "$KERNEL" \
-	--out "$T/out-splat" --accel tcg
+run_fake splat 1
 t1=$(date +%s.%N)
 if [ -f "$T/out-splat/bug-time" ]; then
 	stop=$(awk -v a="$(cat "$T/out-splat/bug-time")" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')
@@ -209,11 +215,7 @@ grep -q '^vmtest: ' "$T/out-splat/results.ktap" 2>/dev/null && { ok=0; why="$why
 result "$ok" "splat: reported as itself, naming the running test" "${why#; }"
 [ "$ok" -eq 1 ] || sed 's/^/# | /' "$log" | tail -n 30
 
-fake_vm "$T/fake-clean" 0
-log=$T/clean.log
-VMTEST_FAKE_VM=$T/fake-clean VMTEST_BUDGET=90 \
-	run_vmtest "$log" --bindir "$BIN" --cache "$T/cache" --kernel "$KERNEL" \
-	--out "$T/out-clean" --accel tcg
+run_fake clean 0
 ok=1
 why=
 [ "$RC" -eq 0 ] || { ok=0; why="exit $RC"; }
@@ -223,11 +225,7 @@ grep -q '^cmdline: .*kvm.nx_huge_pages=off' "$T/out-clean/metadata" 2>/dev/null 
 result "$ok" "clean fake run: exit 0, counts, nx_huge_pages=off recorded" "${why#; }"
 [ "$ok" -eq 1 ] || sed 's/^/# | /' "$log" | tail -n 30
 
-fake_vm "$T/fake-lost-tail" 2
-log=$T/lost-tail.log
-VMTEST_FAKE_VM=$T/fake-lost-tail VMTEST_BUDGET=90 \
-	run_vmtest "$log" --bindir "$BIN" --cache "$T/cache" --kernel "$KERNEL" \
-	--out "$T/out-lost-tail" --accel tcg
+run_fake lost-tail 2
 ok=1
 why=
 [ "$RC" -eq 0 ] || { ok=0; why="exit $RC"; }
